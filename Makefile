@@ -1,0 +1,38 @@
+# Portcullis: the two commands a new user needs are `make run` and `make test`.
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages: Redis for the integration tests, hiredis for the Redis store's RESP codec.
+TEST_PACKAGES := redis-server libhiredis-dev
+
+.PHONY: build release run test bench deps clean
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+# Installs the Debian packages the tests need when they are missing (CI starts from a fresh machine).
+deps:
+	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+# Unit tests, then the binary over real sockets (the process tests need the built executable).
+test: deps
+	$(SWIFT) build
+	$(SWIFT) test
+
+# Starts the gate with the embedded store in front of a demo upstream; Ctrl-C stops both.
+run: build
+	@scripts/run-dev.sh
+
+# Release build, then Portcullis side by side with nginx under wrk; see docs/benchmarks.md.
+bench:
+	@bench/run.sh
+
+clean:
+	rm -rf .build .run

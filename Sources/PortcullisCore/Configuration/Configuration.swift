@@ -1,0 +1,145 @@
+/// Signature algorithms a token may name in its `alg` header.
+public enum JWTAlgorithm: String, CaseIterable, Sendable, Hashable {
+    case HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA
+
+    /// The HMAC hash output size in bytes, which is also the shortest key accepted (RFC 7518 §3.2);
+    /// nil for the asymmetric algorithms.
+    public var minimumHMACKeyBytes: Int? {
+        switch self {
+        case .HS256: 32
+        case .HS384: 48
+        case .HS512: 64
+        default: nil
+        }
+    }
+}
+
+public enum TokenLocation: String, Sendable, CaseIterable {
+    case headers, cookies, query
+}
+
+public enum RequiredTokenType: String, Sendable, CaseIterable {
+    case access, refresh, any
+}
+
+public enum RevocationStoreKind: String, Sendable, CaseIterable {
+    case memory, redis
+}
+
+public enum FailMode: String, Sendable, CaseIterable {
+    case closed, open
+}
+
+public enum ErrorFormat: String, Sendable, CaseIterable {
+    case authx, rfc6750
+}
+
+/// The whole configuration, with the defaults of INTERFACE §2. `ConfigurationLoader` fills it in;
+/// a value built by hand has not been validated.
+public struct Configuration: Sendable, Equatable {
+    public var proxy = Proxy()
+    public var jwt = JWT()
+    public var revocation = Revocation()
+    public var admin = Admin()
+    public var errors = Errors()
+    public var log = Log()
+
+    public init() {}
+
+    public struct Proxy: Sendable, Equatable {
+        public var listen = ListenAddress(host: "0.0.0.0", port: 8080)
+        /// Required; only a hand-built `Configuration` can leave it nil.
+        public var upstream: UpstreamURL? = nil
+        public var connectTimeout: Duration = .seconds(2)
+        public var upstreamTimeout: Duration = .seconds(30)
+        public var maxHeaderBytes = 32768
+        public var publicPaths: [String] = []
+        public var logoutPath = ""
+        /// In the order the operator wrote them.
+        public var claimHeaders: [ClaimHeader] = [
+            ClaimHeader(header: "X-Auth-Subject", claim: "sub"),
+            ClaimHeader(header: "X-Auth-Jti", claim: "jti"),
+        ]
+        /// Event-loop threads; 0 means one per core.
+        public var threads = 0
+
+        public init() {}
+    }
+
+    public struct ClaimHeader: Sendable, Equatable {
+        public var header: String
+        public var claim: String
+
+        public init(header: String, claim: String) {
+            self.header = header
+            self.claim = claim
+        }
+    }
+
+    public struct JWT: Sendable, Equatable {
+        public var algorithms: [JWTAlgorithm] = [.HS256]
+        /// The HMAC key, whether it was written inline or read from `secretFile`.
+        public var secret: String? = nil
+        public var secretFile: String? = nil
+        public var publicKeyFile: String? = nil
+        public var jwksFile: String? = nil
+        public var jwksURL: String? = nil
+        public var issuer: String? = nil
+        public var audience: [String] = []
+        public var leeway: Duration = .zero
+        public var tokenType: RequiredTokenType = .access
+        /// Searched in this order.
+        public var locations: [TokenLocation] = [.headers]
+        public var headerName = "Authorization"
+        /// Empty means the whole header value is the token.
+        public var headerType = "Bearer"
+        public var cookieName = "access_token_cookie"
+        public var queryParam = "token"
+        public var csrf = true
+
+        public init() {}
+    }
+
+    public struct Revocation: Sendable, Equatable {
+        public var store: RevocationStoreKind = .memory
+        public var file = "./portcullis-revocations.log"
+        public var redisURL = RedisURL(tls: false, host: "127.0.0.1", port: 6379, database: 0, username: nil, password: nil)
+        public var jtiKey = "portcullis:jti:{jti}"
+        /// Empty disables raw-token revocation.
+        public var tokenKey = ""
+        public var subjectKey = "portcullis:sub:{sub}"
+        public var maxTTL: Duration = .seconds(30 * 86400)
+        public var failMode: FailMode = .closed
+        public var timeout: Duration = .milliseconds(100)
+
+        public init() {}
+    }
+
+    public struct Admin: Sendable, Equatable {
+        public var listen = ListenAddress(host: "127.0.0.1", port: 8081)
+        /// Optional at load: without it the admin API refuses every `/v1/` request.
+        public var token: String? = nil
+        public var tokenFile: String? = nil
+
+        public init() {}
+    }
+
+    public struct Errors: Sendable, Equatable {
+        public var format: ErrorFormat = .authx
+
+        public init() {}
+    }
+
+    public struct Log: Sendable, Equatable {
+        /// One of `Configuration.Log.levels`.
+        public var level = "info"
+        /// One of `Configuration.Log.formats`.
+        public var format = "text"
+
+        /// The names of swift-log's `Logger.Level` cases, so the CLI can map them without a table of its own.
+        public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+        public static let formats = ["text", "json"]
+
+        public init() {}
+    }
+}

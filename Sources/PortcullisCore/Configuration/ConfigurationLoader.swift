@@ -1,0 +1,62 @@
+import Foundation
+
+/// Builds a `Configuration` from defaults, the YAML file, then the environment, and refuses it with
+/// every problem at once (oauth2-proxy's `validation.Validate` habit): one `check-config` run shows
+/// the operator the whole list.
+public enum ConfigurationLoader {
+    /// The environment variable naming the configuration file; not a key, so never reported unknown.
+    public static let configPathVariable = "PORTCULLIS_CONFIG"
+    public static let defaultConfigPath = "./portcullis.yaml"
+
+    /// Which file to read: explicit path, else environment["PORTCULLIS_CONFIG"], else
+    /// "./portcullis.yaml" if it exists, else nil (defaults + environment).
+    public static func resolveConfigPath(explicit: String?, environment: [String: String],
+                                         fileExists: (String) -> Bool) -> String? {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = environment[configPathVariable], !fromEnvironment.isEmpty { return fromEnvironment }
+        return fileExists(defaultConfigPath) ? defaultConfigPath : nil
+    }
+
+    /// Loads YAML text (may be nil), applies environment, resolves *_file secrets, validates.
+    /// Throws ConfigurationError listing every problem: file shape first (in document order), then
+    /// unknown environment variables (by name), then each key in table order, then cross-key checks.
+    public static func load(yaml: String?, environment: [String: String],
+                            readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) })
+        throws(ConfigurationError) -> Configuration {
+        let keys = ConfigurationKey.all
+        var sources = ConfigurationSources(keys: keys)
+        if let yaml { sources.readYAML(yaml) }
+        sources.readEnvironment(environment)
+
+        // The session holds the reader only while it runs; it must not outlive this call.
+        let (configuration, keyProblems) = withoutActuallyEscaping(readFile) { readFile in
+            var session = ConfigurationLoadSession(readFile: readFile)
+            for key in keys {
+                if let setting = sources.settings[key.path] { key.apply(key, setting, &session) }
+            }
+            session.resolveSecretFiles()
+            session.checkAcrossKeys()
+            return (session.configuration, session.problems)
+        }
+        let problems = sources.problems + keyProblems
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        return configuration
+    }
+
+    /// Convenience: resolve path, read it (unreadable file → a problem with key "config"), load.
+    public static func load(path explicit: String?, environment: [String: String]) throws(ConfigurationError) -> Configuration {
+        let path = resolveConfigPath(explicit: explicit, environment: environment,
+                                     fileExists: { FileManager.default.fileExists(atPath: $0) })
+        guard let path else { return try load(yaml: nil, environment: environment) }
+        let yaml: String
+        do {
+            yaml = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            // Nothing else is checked: without the file, every later complaint would be noise.
+            throw ConfigurationError(problems: [
+                ConfigurationProblem(key: "config", value: path, reason: "cannot read the configuration file: \(ConfigurationFiles.describe(error))"),
+            ])
+        }
+        return try load(yaml: yaml, environment: environment)
+    }
+}

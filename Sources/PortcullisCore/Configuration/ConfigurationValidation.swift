@@ -1,0 +1,101 @@
+/// Checks that involve more than one key. They run after every key has been read, and skip any key
+/// that was already refused so that one mistake is reported once.
+extension ConfigurationLoadSession {
+    mutating func resolveSecretFiles() {
+        resolveSecret(valueKey: "jwt.secret", fileKey: "jwt.secret_file", value: \.jwt.secret, file: \.jwt.secretFile)
+        resolveSecret(valueKey: "admin.token", fileKey: "admin.token_file", value: \.admin.token, file: \.admin.tokenFile)
+    }
+
+    mutating func checkAcrossKeys() {
+        checkUpstream()
+        checkHMACSecret()
+        checkVerificationKeys()
+        checkAdminToken()
+        checkListenersDiffer()
+        checkClaimHeadersKeepToken()
+    }
+
+    private mutating func resolveSecret(valueKey: String, fileKey: String,
+                                        value: WritableKeyPath<Configuration, String?>,
+                                        file: WritableKeyPath<Configuration, String?>) {
+        if configuration[keyPath: value] != nil, let path = configuration[keyPath: file] {
+            // Neither can be preferred silently: the operator would not know which key is in force.
+            fail(fileKey, value: path, reason: "\(valueKey) and \(fileKey) are both set; keep one")
+            return
+        }
+        if let contents = fileContents[fileKey] {
+            configuration[keyPath: value] = ConfigurationFiles.secret(fromContents: contents)
+        }
+    }
+
+    private mutating func checkUpstream() {
+        guard configuration.proxy.upstream == nil, !failedKeys.contains("proxy.upstream") else { return }
+        fail("proxy.upstream", value: nil, reason: "is required")
+    }
+
+    private mutating func checkHMACSecret() {
+        let hmac = configuration.jwt.algorithms.filter { $0.minimumHMACKeyBytes != nil }
+        guard !hmac.isEmpty, failedKeys.isDisjoint(with: ["jwt.algorithms", "jwt.secret", "jwt.secret_file"]) else { return }
+        guard let secret = configuration.jwt.secret else {
+            let names = hmac.map(\.rawValue).joined(separator: ", ")
+            fail("jwt.secret", value: nil, reason: "is required by \(names) in jwt.algorithms; set jwt.secret or jwt.secret_file")
+            return
+        }
+        guard let strictest = hmac.max(by: { ($0.minimumHMACKeyBytes ?? 0) < ($1.minimumHMACKeyBytes ?? 0) }),
+              let needed = strictest.minimumHMACKeyBytes, secret.utf8.count < needed
+        else { return }
+        let (key, value) = secretOrigin(valueKey: "jwt.secret", file: configuration.jwt.secretFile)
+        fail(key, value: value, reason: "HMAC keys shorter than the hash output are refused: "
+             + "\(strictest.rawValue) needs at least \(needed) bytes, this key has \(secret.utf8.count)")
+    }
+
+    private mutating func checkVerificationKeys() {
+        let asymmetric = configuration.jwt.algorithms.filter { $0.minimumHMACKeyBytes == nil }
+        let sources = ["jwt.public_key_file", "jwt.jwks_file", "jwt.jwks_url"]
+        guard !asymmetric.isEmpty, failedKeys.isDisjoint(with: sources + ["jwt.algorithms"]),
+              configuration.jwt.publicKeyFile == nil, configuration.jwt.jwksFile == nil, configuration.jwt.jwksURL == nil
+        else { return }
+        let names = asymmetric.map(\.rawValue).joined(separator: ", ")
+        fail("jwt.algorithms", value: names, reason: "needs a verification key: set jwt.public_key_file, jwt.jwks_file or jwt.jwks_url")
+    }
+
+    /// 16 characters: short enough for any generated token, long enough to rule out `admin`/`changeme`.
+    private mutating func checkAdminToken() {
+        guard let token = configuration.admin.token, failedKeys.isDisjoint(with: ["admin.token", "admin.token_file"]),
+              token.count < 16
+        else { return }
+        let (key, value) = secretOrigin(valueKey: "admin.token", file: configuration.admin.tokenFile)
+        fail(key, value: value, reason: "must be at least 16 characters, this one has \(token.count)")
+    }
+
+    private mutating func checkListenersDiffer() {
+        let proxy = configuration.proxy.listen, admin = configuration.admin.listen
+        guard proxy.port != 0, proxy.port == admin.port, failedKeys.isDisjoint(with: ["proxy.listen", "admin.listen"]) else { return }
+        // A wildcard address takes the port on every interface, so it collides with any host.
+        let wildcards: Set<String> = ["0.0.0.0", "::"]
+        guard proxy.host.lowercased() == admin.host.lowercased() || wildcards.contains(proxy.host) || wildcards.contains(admin.host) else { return }
+        fail("admin.listen", value: admin.description, reason: "must differ from proxy.listen (\(proxy))")
+    }
+
+    /// Client-sent copies of claim headers are stripped, so a claim header named like the token
+    /// header would strip the token before it is read.
+    private mutating func checkClaimHeadersKeepToken() {
+        guard configuration.jwt.locations.contains(.headers),
+              failedKeys.isDisjoint(with: ["proxy.claim_headers", "jwt.header_name"]) else { return }
+        let tokenHeader = configuration.jwt.headerName.lowercased()
+        for claimHeader in configuration.proxy.claimHeaders where claimHeader.header.lowercased() == tokenHeader {
+            fail("proxy.claim_headers", value: claimHeader.header, reason: "is jwt.header_name, which carries the token")
+        }
+    }
+
+    /// Where a secret came from, as a problem shows it: the file's path is safe to show, the value is not.
+    private func secretOrigin(valueKey: String, file: String?) -> (key: String, value: String) {
+        guard let file else { return (valueKey, ConfigurationKey.redactedText) }
+        return (String(valueKey) + "_file", file)
+    }
+
+    private mutating func fail(_ key: String, value: String?, reason: String) {
+        problems.append(ConfigurationProblem(key: key, value: value, reason: reason))
+        failedKeys.insert(key)
+    }
+}

@@ -1,0 +1,103 @@
+/// Why a request is not forwarded. One stable reason code per case, used in the JSON body
+/// (`error_type`), logs and metrics; rendered into HTTP in exactly one place.
+public enum Denial: String, Sendable, CaseIterable {
+    case missingToken
+    case malformedToken
+    case badSignature
+    case expired
+    case notYetValid
+    case wrongAudience
+    case wrongIssuer
+    case accessTokenRequired
+    case refreshTokenRequired
+    case csrfMismatch
+    case revoked
+    case storeUnavailable
+    case upstreamUnavailable
+    case upstreamTimeout
+
+    /// The AuthX status (errors.format: authx).
+    public var status: Int {
+        switch self {
+        case .missingToken, .accessTokenRequired, .refreshTokenRequired, .csrfMismatch, .revoked: 401
+        case .malformedToken, .badSignature, .expired, .notYetValid, .wrongAudience, .wrongIssuer: 422
+        case .storeUnavailable: 503
+        case .upstreamUnavailable: 502
+        case .upstreamTimeout: 504
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .missingToken: "Token Error"
+        case .malformedToken, .notYetValid: "Invalid Token"
+        case .badSignature: "Signature verification failed"
+        case .expired: "Token has expired"
+        case .wrongAudience: "Invalid audience"
+        case .wrongIssuer: "Invalid issuer"
+        case .accessTokenRequired: "Access token required"
+        case .refreshTokenRequired: "Refresh token required"
+        case .csrfMismatch: "CSRF double submit does not match"
+        case .revoked: "Invalid token"
+        case .storeUnavailable: "Revocation store unavailable"
+        case .upstreamUnavailable: "Upstream unavailable"
+        case .upstreamTimeout: "Upstream timed out"
+        }
+    }
+
+    public var errorType: String {
+        switch self {
+        case .missingToken: "MissingTokenError"
+        case .malformedToken, .notYetValid: "JWTDecodeError"
+        case .badSignature: "TokenInvalidSignatureError"
+        case .expired: "TokenExpiredError"
+        case .wrongAudience: "TokenInvalidAudienceError"
+        case .wrongIssuer: "TokenInvalidIssuerError"
+        case .accessTokenRequired: "AccessTokenRequiredError"
+        case .refreshTokenRequired: "RefreshTokenRequiredError"
+        case .csrfMismatch: "CSRFError"
+        case .revoked: "RevokedTokenError"
+        case .storeUnavailable: "RevocationStoreUnavailableError"
+        case .upstreamUnavailable: "UpstreamError"
+        case .upstreamTimeout: "UpstreamTimeoutError"
+        }
+    }
+
+    /// Failures of the presented token (as opposed to the store or the upstream).
+    public var isTokenFailure: Bool {
+        switch self {
+        case .storeUnavailable, .upstreamUnavailable, .upstreamTimeout: false
+        default: true
+        }
+    }
+
+    /// The status under `errors.format`: rfc6750 answers every token failure with 401.
+    public func status(in format: ErrorFormat) -> Int {
+        format == .rfc6750 && isTokenFailure ? 401 : status
+    }
+
+    /// The `WWW-Authenticate` value, or nil when the answer carries none.
+    public func wwwAuthenticate(in format: ErrorFormat) -> String? {
+        guard isTokenFailure else { return nil }
+        let status = status(in: format)
+        guard status == 401 else { return nil }
+        if self == .missingToken { return "Bearer" }
+        switch format {
+        case .authx: return #"Bearer error="invalid_token""#
+        case .rfc6750: return #"Bearer error="invalid_token", error_description="\#(message)""#
+        }
+    }
+
+    init(_ error: TokenError) {
+        switch error.code {
+        case .malformed, .algorithmNotAllowed, .unknownKey: self = .malformedToken
+        case .notYetValid, .issuedInFuture: self = .notYetValid
+        case .badSignature: self = .badSignature
+        case .expired: self = .expired
+        case .wrongIssuer: self = .wrongIssuer
+        case .wrongAudience: self = .wrongAudience
+        case .accessTokenRequired: self = .accessTokenRequired
+        case .refreshTokenRequired: self = .refreshTokenRequired
+        }
+    }
+}

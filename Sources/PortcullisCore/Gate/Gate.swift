@@ -1,0 +1,85 @@
+/// The decision "does this request pass?": extract the token, verify it, check CSRF, then
+/// name the revocation query. Pure and synchronous: it runs inline on the event loop.
+public struct Gate: Sendable {
+    public enum Decision: Sendable {
+        /// The path is public: forward without a token and without claim headers.
+        case forwardPublic
+        case deny(Denial)
+        /// The token is valid; forward it once the store says it is not revoked.
+        case checkRevocation(VerifiedToken, RevocationQuery)
+    }
+
+    /// What to do after the store answered.
+    public enum Outcome: Sendable, Equatable {
+        case forward
+        /// The store did not answer and `fail_mode: open` lets the request through.
+        case forwardFailOpen
+        case deny(Denial)
+    }
+
+    public let publicPaths: PublicPaths
+    public let extractor: TokenExtractor
+    public let verifier: TokenVerifier
+    public let csrfCheck: Bool
+    public let failMode: FailMode
+    /// When set, the raw token is part of the revocation query (`revocation.token_key`).
+    public let revokesRawTokens: Bool
+    public let claimHeaders: ClaimHeaderPlan
+
+    public init(publicPaths: PublicPaths, extractor: TokenExtractor, verifier: TokenVerifier,
+                csrfCheck: Bool, failMode: FailMode, revokesRawTokens: Bool, claimHeaders: ClaimHeaderPlan) {
+        self.publicPaths = publicPaths
+        self.extractor = extractor
+        self.verifier = verifier
+        self.csrfCheck = csrfCheck
+        self.failMode = failMode
+        self.revokesRawTokens = revokesRawTokens
+        self.claimHeaders = claimHeaders
+    }
+
+    public func decide(method: RequestMethodClass, target: RequestTarget,
+                       headers: some RequestHeaders, now: Double) -> Decision {
+        if publicPaths.matches(target.path) { return .forwardPublic }
+        guard let found = extractor.extract(from: headers, target: target) else {
+            return .deny(.missingToken)
+        }
+        let token: VerifiedToken
+        do {
+            token = try verifier.verify(found.token, now: now)
+        } catch {
+            return .deny(Denial(error))
+        }
+        if csrfCheck, found.location == .cookies, method == .stateChanging {
+            guard let expected = token.claims.csrf, let presented = headers.firstValue("x-csrf-token"),
+                  ConstantTime.equal(expected, presented)
+            else { return .deny(.csrfMismatch) }
+        }
+        let query = RevocationQuery(
+            jti: token.claims.jti, subject: token.claims.sub, issuedAt: token.claims.iat,
+            rawToken: revokesRawTokens ? found.token : nil)
+        return .checkRevocation(token, query)
+    }
+
+    public func conclude(_ verdict: RevocationVerdict) -> Outcome {
+        switch verdict {
+        case .allowed: .forward
+        case .revoked: .deny(.revoked)
+        case .unavailable: failMode == .open ? .forwardFailOpen : .deny(.storeUnavailable)
+        }
+    }
+}
+
+public enum ConstantTime {
+    /// Compares without an early exit, so the time taken does not reveal where they differ.
+    public static func equal(_ a: String, _ b: String) -> Bool {
+        let left = Array(a.utf8)
+        let right = Array(b.utf8)
+        var difference = UInt8(truncatingIfNeeded: left.count ^ right.count)
+        for index in 0..<max(left.count, right.count) {
+            let l = index < left.count ? left[index] : 0
+            let r = index < right.count ? right[index] : 0
+            difference |= l ^ r
+        }
+        return difference == 0 && left.count == right.count
+    }
+}

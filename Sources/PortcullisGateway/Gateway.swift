@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PortcullisAdmin
+import PortcullisCore
+import PortcullisProxy
+import ServiceLifecycle
+
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The composition root: builds the store, the gate and both listeners from a validated
+/// configuration, and runs them as services in dependency order (store, admin, proxy).
+/// ServiceGroup stops them in reverse, so the proxy drains before the admin API closes.
+public final class Gateway: Sendable {
+    public let configuration: Configuration
+    public let proxy: ProxyServer
+    public let admin: AdminServer
+    public let store: MemoryRevocationStore
+    private let logger: Logger
+    private let serviceGroup = NIOLockedValueBox<ServiceGroup?>(nil)
+
+    public var proxyPort: Int? { proxy.localAddress?.port }
+    public var adminPort: Int? { admin.localAddress?.port }
+
+    /// Loads the store and binds both listeners; requests are served from here on.
+    public init(configuration c: Configuration, group: EventLoopGroup, logger: Logger) async throws {
+        self.configuration = c
+        self.logger = logger
+        let gate: Gate
+        do {
+            gate = try Gate(configuration: c)
+        } catch {
+            throw StartupError(description: error.description)
+        }
+        guard let upstream = c.proxy.upstream else { throw StartupError(description: "proxy.upstream: is required") }
+
+        do {
+            store = try MemoryRevocationStore(settings: .init(
+                file: c.revocation.file, leewaySeconds: c.jwt.leeway.seconds,
+                maxTTLSeconds: c.revocation.maxTTL.seconds))
+        } catch {
+            throw StartupError(description: "revocation.file: \(error.detail)")
+        }
+        if store.loadReport.skippedLines > 0 {
+            logger.warning("revocation file had unreadable lines (a torn last write after a crash is expected)",
+                           metadata: ["file": "\(c.revocation.file)", "skipped": "\(store.loadReport.skippedLines)"])
+        }
+        logger.info("revocation store ready", metadata: [
+            "store": "memory", "file": "\(c.revocation.file)", "entries": "\(store.loadReport.liveEntries)"])
+
+        let snapshot = GateSnapshotInput(
+            gate: gate, store: store, errorFormat: c.errors.format, pathPrefix: upstream.pathPrefix,
+            upstreamTimeout: TimeAmount(c.proxy.upstreamTimeout))
+        do {
+            admin = try await AdminServer(
+                group: group, host: c.admin.listen.host, port: c.admin.listen.port,
+                api: AdminAPI(store: store, adminToken: c.admin.token, currentGate: { gate },
+                              maxTTLSeconds: c.revocation.maxTTL.seconds, logger: logger))
+        } catch {
+            throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
+        }
+        do {
+            proxy = try await ProxyServer(
+                group: group,
+                settings: .init(host: c.proxy.listen.host, port: c.proxy.listen.port,
+                                maxHeaderBytes: c.proxy.maxHeaderBytes, upstream: upstream,
+                                connectTimeout: TimeAmount(c.proxy.connectTimeout)),
+                snapshot: snapshot, logger: logger)
+        } catch {
+            try? await admin.shutdown()
+            throw StartupError(description: "proxy.listen \(c.proxy.listen.host):\(c.proxy.listen.port): \(error)")
+        }
+        logger.info("listening", metadata: [
+            "proxy": "\(proxy.localAddress?.description ?? "?")", "admin": "\(admin.localAddress?.description ?? "?")",
+            "upstream": "http://\(upstream.host):\(upstream.port)\(upstream.pathPrefix)"])
+        if c.admin.token == nil {
+            logger.warning("admin.token is not set: every /v1/ admin endpoint answers 401")
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT (when `signals`), or until the task is cancelled, then drains.
+    public func run(signals: Bool = true) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: RevocationSweeper(store: store)),
+                .init(service: admin),
+                .init(service: proxy),
+            ],
+            gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
+            logger: logger))
+        serviceGroup.withLockedValue { $0 = group }
+        try await group.run()
+    }
+
+    /// Starts the same graceful shutdown as SIGTERM: stop accepting, drain, close.
+    public func shutdown() async {
+        await serviceGroup.withLockedValue { $0 }?.triggerGracefulShutdown()
+    }
+}
+
+/// Drops expired entries from the embedded store once a minute.
+struct RevocationSweeper: Service {
+    let store: MemoryRevocationStore
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
+            } catch {
+                return
+            }
+            store.sweep()
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

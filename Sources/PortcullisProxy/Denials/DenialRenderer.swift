@@ -1,0 +1,65 @@
+import NIOCore
+import NIOHTTP1
+import PortcullisCore
+
+/// The one place where a denial becomes an HTTP answer. Heads and bodies are built once for
+/// the configured `errors.format`; per request they are only written.
+struct DenialRenderer: Sendable {
+    struct Rendered: Sendable {
+        let head: HTTPResponseHead
+        let body: ByteBuffer
+    }
+
+    private let rendered: [Denial: Rendered]
+    let badRequest: Rendered
+    let headerTooLarge: Rendered
+
+    init(format: ErrorFormat) {
+        var table: [Denial: Rendered] = [:]
+        for denial in Denial.allCases {
+            table[denial] = Self.render(status: denial.status(in: format), message: denial.message,
+                                        errorType: denial.errorType,
+                                        wwwAuthenticate: denial.wwwAuthenticate(in: format))
+        }
+        rendered = table
+        badRequest = Self.render(status: 400, message: "Bad Request", errorType: "BadRequest", wwwAuthenticate: nil)
+        headerTooLarge = Self.render(status: 431, message: "Request Header Fields Too Large",
+                                     errorType: "RequestHeaderFieldsTooLarge", wwwAuthenticate: nil)
+    }
+
+    func rendering(_ denial: Denial) -> Rendered {
+        // Every case was rendered in init.
+        rendered[denial]!
+    }
+
+    static func render(status: Int, message: String, errorType: String, wwwAuthenticate: String?) -> Rendered {
+        let json = #"{"message": "\#(jsonEscaped(message))", "error_type": "\#(jsonEscaped(errorType))"}"#
+        let body = ByteBuffer(string: json)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if let wwwAuthenticate { headers.add(name: "WWW-Authenticate", value: wwwAuthenticate) }
+        return Rendered(head: HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers),
+                        body: body)
+    }
+
+    static func jsonEscaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+}

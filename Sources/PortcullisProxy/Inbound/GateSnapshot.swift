@@ -1,0 +1,46 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import PortcullisCore
+
+/// Everything the per-request path reads, built once at start (and at reload) and swapped
+/// as a whole, so a request never sees half of an old and half of a new configuration.
+final class GateSnapshot: Sendable {
+    let gate: Gate
+    let store: RevocationStore
+    let renderer: DenialRenderer
+    let forwardedHead: ForwardedRequestHead
+    let upstreamTimeout: TimeAmount
+
+    init(gate: Gate, store: RevocationStore, renderer: DenialRenderer,
+         forwardedHead: ForwardedRequestHead, upstreamTimeout: TimeAmount) {
+        self.gate = gate
+        self.store = store
+        self.renderer = renderer
+        self.forwardedHead = forwardedHead
+        self.upstreamTimeout = upstreamTimeout
+    }
+}
+
+/// Holds the current snapshot; the lock is uncontended except during a reload.
+final class GateSnapshotBox: Sendable {
+    private let current: NIOLockedValueBox<GateSnapshot>
+
+    init(_ snapshot: GateSnapshot) { current = NIOLockedValueBox(snapshot) }
+
+    var snapshot: GateSnapshot { current.withLockedValue { $0 } }
+
+    func replace(with snapshot: GateSnapshot) { current.withLockedValue { $0 = snapshot } }
+}
+
+extension HTTPHeaders: RequestHeaders {
+    public func firstValue(_ name: String) -> String? { first(name: name) }
+    public func allValues(_ name: String) -> [String] { self[name] }
+}
+
+/// What the data plane reports per request, for metrics and access logs.
+protocol ProxyObserver: Sendable {
+    func requestDenied(_ denial: Denial)
+    func requestForwarded(failOpen: Bool)
+}

@@ -1,0 +1,477 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PortcullisCore
+
+/// One client connection: runs the gate inline on the event loop for each request, then
+/// either answers with the denial or streams the request to an upstream connection of the
+/// same event loop and the response back, with backpressure both ways.
+///
+/// Requests on one connection are handled one at a time; `HTTPServerPipelineHandler` in
+/// front of this handler holds pipelined requests back until the previous response ended.
+final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Phase {
+        case idle
+        /// The store has not answered yet; request parts are buffered, reads paused.
+        case awaitingVerdict
+        /// Waiting for a new upstream connection; request parts are buffered, reads paused.
+        case connecting
+        case forwarding
+        /// A locally generated answer (denial) was written; waiting for the request's end.
+        case answeredLocally
+        case closing
+    }
+
+    private let snapshots: GateSnapshotBox
+    private let pool: UpstreamConnectionPool
+    private let logger: Logger
+    private var context: ChannelHandlerContext?
+    private var clientAddress: String?
+
+    private var phase = Phase.idle
+    /// Distinguishes late callbacks (store answer, connect) of an earlier request.
+    private var serial: UInt64 = 0
+    private var snapshot: GateSnapshot?
+
+    // The request being handled.
+    private var clientHead: HTTPRequestHead?
+    private var verifiedClaims: TokenClaims?
+    private var upstreamHead: HTTPRequestHead?
+    private var buffered = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 4)
+    private var requestEnded = false
+    private var requestBodySent = false
+    private var retried = false
+    private var discardedBytes = 0
+
+    /// After a denial, this much of the request body is read and dropped to keep the
+    /// connection; a larger body closes it instead.
+    private static let discardLimit = 64 * 1024
+
+    // Its upstream side.
+    private var upstream: UpstreamConnection?
+    private var responseStarted = false
+    private var upstreamKeepAlive = true
+    private var timeout: Scheduled<Void>?
+    private var upstreamNeedsFlush = false
+    private var clientNeedsFlush = false
+
+    // Backpressure on the client's reads.
+    private var readsPaused = false
+    private var readPending = false
+
+    init(snapshots: GateSnapshotBox, pool: UpstreamConnectionPool, logger: Logger) {
+        self.snapshots = snapshots
+        self.pool = pool
+        self.logger = logger
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        clientAddress = context.channel.remoteAddress?.ipAddress
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard phase == .idle else {
+                context.close(promise: nil)
+                return
+            }
+            begin(head)
+        case .body(let body):
+            switch phase {
+            case .awaitingVerdict, .connecting:
+                buffered.append(.body(.byteBuffer(body)))
+            case .forwarding:
+                guard let upstream else { return }
+                requestBodySent = true
+                upstream.write(.body(.byteBuffer(body)))
+                upstreamNeedsFlush = true
+                if !upstream.channel.isWritable { pauseClientReads() }
+            case .answeredLocally:
+                discardedBytes += body.readableBytes
+                if discardedBytes > Self.discardLimit {
+                    phase = .closing
+                    context.close(promise: nil)
+                }
+            case .idle, .closing:
+                break
+            }
+        case .end(let trailers):
+            requestEnded = true
+            switch phase {
+            case .awaitingVerdict, .connecting:
+                buffered.append(.end(trailers))
+            case .forwarding:
+                guard let upstream else { return }
+                upstream.write(.end(trailers))
+                upstream.flush()
+                upstreamNeedsFlush = false
+            case .answeredLocally:
+                finishLocalAnswer()
+            case .idle, .closing:
+                break
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if upstreamNeedsFlush, let upstream {
+            upstreamNeedsFlush = false
+            upstream.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let upstream {
+            upstream.handler.resumeReads(context: upstream.context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        phase = .closing
+        cancelTimeout()
+        if let upstream {
+            self.upstream = nil
+            upstream.handler.receiver = nil
+            upstream.close()
+        }
+        buffered.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let parserError = error as? HTTPParserError else {
+            logger.debug("client connection error", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        // A malformed request can't be forwarded or answered in order after a response has started.
+        guard !responseStarted, phase != .answeredLocally, phase != .closing else {
+            context.close(promise: nil)
+            return
+        }
+        detachUpstream(reuse: false)
+        let renderer = (snapshot ?? snapshots.snapshot).renderer
+        let answer = parserError == .headerOverflow ? renderer.headerTooLarge : renderer.badRequest
+        answerLocally(answer, forceClose: true)
+    }
+
+    // MARK: The gate
+
+    private func begin(_ head: HTTPRequestHead) {
+        serial &+= 1
+        clientHead = head
+        verifiedClaims = nil
+        upstreamHead = nil
+        requestEnded = false
+        requestBodySent = false
+        retried = false
+        discardedBytes = 0
+        responseStarted = false
+        upstreamKeepAlive = true
+        let snapshot = snapshots.snapshot
+        self.snapshot = snapshot
+
+        // Only origin-form targets are forwarded verbatim; anything else is not ours to route.
+        guard head.uri.utf8.first == UInt8(ascii: "/") else {
+            answerLocally(snapshot.renderer.badRequest, forceClose: true)
+            return
+        }
+        let decision = snapshot.gate.decide(
+            method: RequestMethodClass(method: head.method.rawValue), target: RequestTarget(head.uri),
+            headers: head.headers, now: Date().timeIntervalSince1970)
+        switch decision {
+        case .forwardPublic:
+            forward()
+        case .deny(let denial):
+            deny(denial, jti: nil)
+        case .checkRevocation(let token, let query):
+            verifiedClaims = token.claims
+            if let verdict = snapshot.store.immediateVerdict(query) {
+                conclude(verdict)
+            } else {
+                askStore(snapshot.store, query)
+            }
+        }
+    }
+
+    private func askStore(_ store: RevocationStore, _ query: RevocationQuery) {
+        guard let context else { return }
+        phase = .awaitingVerdict
+        pauseClientReads()
+        let expected = serial
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        store.check(query) { verdict in
+            if loop.inEventLoop {
+                bound.value.storeAnswered(verdict, serial: expected)
+            } else {
+                loop.execute { bound.value.storeAnswered(verdict, serial: expected) }
+            }
+        }
+    }
+
+    private func storeAnswered(_ verdict: RevocationVerdict, serial answered: UInt64) {
+        guard answered == serial, phase == .awaitingVerdict else { return }
+        conclude(verdict)
+    }
+
+    private func conclude(_ verdict: RevocationVerdict) {
+        guard let snapshot else { return }
+        switch snapshot.gate.conclude(verdict) {
+        case .forward:
+            forward()
+        case .forwardFailOpen:
+            logger.warning("revocation store unavailable; request let through (fail_mode: open)",
+                           metadata: ["jti": "\(verifiedClaims?.jti ?? "-")"])
+            forward()
+        case .deny(let denial):
+            deny(denial, jti: verifiedClaims?.jti)
+        }
+    }
+
+    // MARK: Forwarding
+
+    private func forward() {
+        guard let snapshot, let clientHead else { return }
+        upstreamHead = snapshot.forwardedHead.make(
+            from: clientHead, clientAddress: clientAddress, claims: verifiedClaims, plan: snapshot.gate.claimHeaders)
+        if let connection = pool.takeIdle() {
+            attach(connection)
+        } else {
+            connectUpstream()
+        }
+    }
+
+    private func connectUpstream() {
+        phase = .connecting
+        pauseClientReads()
+        let expected = serial
+        pool.connect().assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let connection):
+                guard expected == self.serial, self.phase == .connecting else {
+                    connection.close()
+                    return
+                }
+                self.attach(connection)
+            case .failure(let error):
+                guard expected == self.serial, self.phase == .connecting else { return }
+                self.logger.debug("upstream connect failed", metadata: ["error": "\(error)"])
+                self.deny(.upstreamUnavailable, jti: self.verifiedClaims?.jti)
+            }
+        }
+    }
+
+    private func attach(_ connection: UpstreamConnection) {
+        guard let context, let upstreamHead, let snapshot else { return }
+        phase = .forwarding
+        upstream = connection
+        connection.handler.receiver = self
+        connection.handler.resumeReads(context: connection.context)
+        connection.write(.head(upstreamHead))
+        while let part = buffered.popFirst() {
+            if case .body = part { requestBodySent = true }
+            connection.write(part)
+        }
+        connection.flush()
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: snapshot.upstreamTimeout) {
+            self.upstreamTimedOut()
+        }
+        if connection.channel.isWritable { resumeClientReads() } else { pauseClientReads() }
+    }
+
+    private func upstreamTimedOut() {
+        guard phase == .forwarding, !responseStarted else { return }
+        timeout = nil
+        detachUpstream(reuse: false)
+        deny(.upstreamTimeout, jti: verifiedClaims?.jti)
+    }
+
+    // MARK: UpstreamResponseReceiver
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard let context, phase == .forwarding else { return }
+        switch part {
+        case .head(let head):
+            if head.status.code < 200 && head.status.code != 101 {
+                // 100 Continue and friends go to the client, which may be waiting to send its body.
+                context.write(wrapOutboundOut(.head(HopByHop.filterResponse(head))), promise: nil)
+                clientNeedsFlush = true
+                return
+            }
+            cancelTimeout()
+            responseStarted = true
+            upstreamKeepAlive = head.isKeepAlive
+            var response = HopByHop.filterResponse(head)
+            if let clientHead, clientHead.version.minor == 0 {
+                // An HTTP/1.0 client can't read chunked framing: end the body by closing.
+                response.version = clientHead.version
+                response.headers.remove(name: "transfer-encoding")
+                response.headers.replaceOrAdd(name: "connection", value: "close")
+            } else if !(clientHead?.isKeepAlive ?? false) || !requestEnded {
+                response.headers.replaceOrAdd(name: "connection", value: "close")
+            }
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            clientNeedsFlush = true
+        case .body(let body):
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            clientNeedsFlush = true
+            if !context.channel.isWritable {
+                context.flush()
+                clientNeedsFlush = false
+                upstream?.handler.pauseReads()
+            }
+        case .end(let trailers):
+            responseEnded(trailers)
+        }
+    }
+
+    func upstreamReadComplete() {
+        if clientNeedsFlush, let context {
+            clientNeedsFlush = false
+            context.flush()
+        }
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable { resumeClientReads() } else { pauseClientReads() }
+    }
+
+    func upstreamFailed(_ error: Error) {
+        guard phase == .forwarding, let failed = upstream else { return }
+        upstream = nil
+        cancelTimeout()
+        if responseStarted {
+            // Part of the response is already with the client: closing is the only honest signal.
+            logger.debug("upstream failed mid-response", metadata: ["error": "\(error)"])
+            context?.close(promise: nil)
+            phase = .closing
+            return
+        }
+        if failed.hasBeenUsed, !requestBodySent, !retried {
+            // Most likely the upstream closed an idle keep-alive connection as we reused it.
+            retried = true
+            buffered.removeAll()
+            if requestEnded { buffered.append(.end(nil)) }
+            connectUpstream()
+            return
+        }
+        logger.debug("upstream failed", metadata: ["error": "\(error)"])
+        deny(.upstreamUnavailable, jti: verifiedClaims?.jti)
+    }
+
+    private func responseEnded(_ trailers: HTTPHeaders?) {
+        guard let context else { return }
+        let closeClient = !requestEnded || !(clientHead?.isKeepAlive ?? false) || clientHead?.version.minor == 0
+        detachUpstream(reuse: requestEnded && upstreamKeepAlive)
+        if closeClient {
+            phase = .closing
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        } else {
+            phase = .idle
+            context.write(wrapOutboundOut(.end(trailers)), promise: nil)
+            context.flush()
+            clientNeedsFlush = false
+            resumeClientReads()
+        }
+    }
+
+    // MARK: Local answers
+
+    private func deny(_ denial: Denial, jti: String?) {
+        guard let snapshot else { return }
+        logger.debug("request denied", metadata: ["reason": "\(denial.rawValue)", "jti": "\(jti ?? "-")"])
+        detachUpstream(reuse: false)
+        answerLocally(snapshot.renderer.rendering(denial))
+    }
+
+    private func answerLocally(_ answer: DenialRenderer.Rendered, forceClose: Bool = false) {
+        guard let context else { return }
+        cancelTimeout()
+        buffered.removeAll()
+        // Close when a large body is still coming (reading it only to drop it costs both sides),
+        // or when the client sent `Expect: 100-continue` and so will not send it at all.
+        var close = forceClose || !(clientHead?.isKeepAlive ?? false)
+        if !close, !requestEnded, let headers = clientHead?.headers {
+            let declared = headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+            let expectsContinue = headers.first(name: "expect")?.lowercased() == "100-continue"
+            close = expectsContinue || declared > Self.discardLimit
+        }
+        var head = answer.head
+        if let clientHead, clientHead.version.minor == 0 { head.version = clientHead.version }
+        if close { head.headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if close {
+            phase = .closing
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            phase = .answeredLocally
+            finishLocalAnswer()
+        }
+    }
+
+    private func finishLocalAnswer() {
+        guard phase == .answeredLocally, requestEnded else { return }
+        phase = .idle
+        resumeClientReads()
+    }
+
+    // MARK: Helpers
+
+    private func detachUpstream(reuse: Bool) {
+        cancelTimeout()
+        guard let connection = upstream else { return }
+        upstream = nil
+        connection.handler.receiver = nil
+        if reuse {
+            pool.release(connection)
+        } else {
+            connection.close()
+        }
+    }
+
+    private func cancelTimeout() {
+        timeout?.cancel()
+        timeout = nil
+    }
+
+    private func pauseClientReads() {
+        readsPaused = true
+    }
+
+    private func resumeClientReads() {
+        guard readsPaused else { return }
+        readsPaused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+import PortcullisCore
+import ServiceLifecycle
+
+/// The client-facing listener. On graceful shutdown it stops accepting, lets every
+/// in-flight request finish (idle keep-alive connections close at once), then returns.
+public final class ProxyServer: Service, Sendable {
+    public struct Settings: Sendable {
+        public var host: String
+        public var port: Int
+        public var maxHeaderBytes: Int
+        public var upstream: UpstreamURL
+        public var connectTimeout: TimeAmount
+
+        public init(host: String, port: Int, maxHeaderBytes: Int, upstream: UpstreamURL, connectTimeout: TimeAmount) {
+            self.host = host
+            self.port = port
+            self.maxHeaderBytes = maxHeaderBytes
+            self.upstream = upstream
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    private let group: EventLoopGroup
+    private let settings: Settings
+    private let snapshots: GateSnapshotBox
+    private let logger: Logger
+    private let serverChannel: Channel
+    private let quiescing: ServerQuiescingHelper
+    /// One pool per event loop, keyed by the loop's identity; built once, read without locks.
+    private let pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]
+
+    public var localAddress: SocketAddress? { serverChannel.localAddress }
+
+    /// Binds the listener; requests are served from here on.
+    public init(group: EventLoopGroup, settings: Settings, snapshot: GateSnapshotInput, logger: Logger) async throws {
+        self.group = group
+        self.settings = settings
+        self.logger = logger
+        let snapshots = GateSnapshotBox(snapshot.build())
+        self.snapshots = snapshots
+        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
+        let poolSettings = UpstreamConnectionPool.Settings(
+            host: settings.upstream.host, port: settings.upstream.port, connectTimeout: settings.connectTimeout)
+        for loop in group.makeIterator() {
+            pools[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(UpstreamConnectionPool(eventLoop: loop, settings: poolSettings), eventLoop: loop)
+            }.get()
+        }
+        self.pools = pools
+        let quiescing = ServerQuiescingHelper(group: group)
+        self.quiescing = quiescing
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = settings.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = settings.maxHeaderBytes
+        let limits = decoderLimits
+        let frozenPools = pools
+        let handlerLogger = logger
+        self.serverChannel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let pool = frozenPools[ObjectIdentifier(channel.eventLoop)]?.value else {
+                        throw ChannelError.ioOnClosedChannel
+                    }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true, withErrorHandling: false,
+                        withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ProxyRequestHandler(snapshots: snapshots, pool: pool, logger: handlerLogger))
+                }
+            }
+            .bind(host: settings.host, port: settings.port)
+            .get()
+    }
+
+    /// Swaps in a new configuration snapshot (keys, store, policy) for the next requests.
+    public func replace(with snapshot: GateSnapshotInput) {
+        snapshots.replace(with: snapshot.build())
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await serverChannel.closeFuture.get()
+            } onCancel: {
+                self.shutdown()
+            }
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
+        try await drained()
+    }
+
+    private let drainPromise = NIOLockedValueBoxStorage()
+
+    /// Stops accepting and asks every connection to finish its current request and close.
+    public func shutdown() {
+        drainPromise.begin {
+            let promise = self.group.next().makePromise(of: Void.self)
+            self.quiescing.initiateShutdown(promise: promise)
+            return promise.futureResult
+        }
+    }
+
+    private func drained() async throws {
+        shutdown()
+        try await drainPromise.future?.get()
+        for loop in group.makeIterator() {
+            guard let pool = pools[ObjectIdentifier(loop)] else { continue }
+            try? await loop.submit { pool.value.closeAll() }.get()
+        }
+    }
+}
+
+/// Holds the drain future once shutdown began, so a second call waits on the same drain.
+final class NIOLockedValueBoxStorage: Sendable {
+    private let box = NIOLockedValueBox<EventLoopFuture<Void>?>(nil)
+
+    func begin(_ start: () -> EventLoopFuture<Void>) {
+        box.withLockedValue { current in
+            if current == nil { current = start() }
+        }
+    }
+
+    var future: EventLoopFuture<Void>? { box.withLockedValue { $0 } }
+}
+
+/// The parts a snapshot is built from; the CLI assembles it from the configuration.
+public struct GateSnapshotInput: Sendable {
+    public var gate: Gate
+    public var store: RevocationStore
+    public var errorFormat: ErrorFormat
+    public var pathPrefix: String
+    public var upstreamTimeout: TimeAmount
+
+    public init(gate: Gate, store: RevocationStore, errorFormat: ErrorFormat, pathPrefix: String,
+                upstreamTimeout: TimeAmount) {
+        self.gate = gate
+        self.store = store
+        self.errorFormat = errorFormat
+        self.pathPrefix = pathPrefix
+        self.upstreamTimeout = upstreamTimeout
+    }
+
+    func build() -> GateSnapshot {
+        GateSnapshot(gate: gate, store: store, renderer: DenialRenderer(format: errorFormat),
+                     forwardedHead: ForwardedRequestHead(claimHeaders: gate.claimHeaders, pathPrefix: pathPrefix),
+                     upstreamTimeout: upstreamTimeout)
+    }
+}

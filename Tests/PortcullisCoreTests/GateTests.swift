@@ -1,0 +1,126 @@
+import Foundation
+import XCTest
+@testable import PortcullisCore
+
+/// The decision core with no sockets: locations, CSRF, public paths, verdicts.
+final class GateTests: XCTestCase {
+    struct Headers: RequestHeaders {
+        var pairs: [(String, String)]
+        func firstValue(_ name: String) -> String? { pairs.first { $0.0.lowercased() == name.lowercased() }?.1 }
+        func allValues(_ name: String) -> [String] { pairs.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
+    }
+
+    static let secret = "gate-test-secret-0123456789abcdef0123"
+    let now = 1_700_000_000.0
+
+    private func gate(_ environment: [String: String] = [:]) throws -> Gate {
+        let yaml = """
+            proxy: {upstream: "http://127.0.0.1:9"}
+            jwt: {secret: "\(Self.secret)"}
+            """
+        return try Gate(configuration: try ConfigurationLoader.load(yaml: yaml, environment: environment))
+    }
+
+    private func token(csrf: String? = nil, type: String = "access") -> String {
+        let minter = try! TokenMinter(algorithm: .HS256, secret: Array(Self.secret.utf8))
+        return minter.mint(.init(subject: "alice", ttlSeconds: 600, type: type, jti: "j1",
+                                 extraClaims: csrf.map { [("csrf", $0)] } ?? []),
+                           issuer: nil, audience: [], now: now)
+    }
+
+    private func decide(_ gate: Gate, method: String = "GET", uri: String = "/", _ headers: [(String, String)]) -> Gate.Decision {
+        gate.decide(method: RequestMethodClass(method: method), target: RequestTarget(uri), headers: Headers(pairs: headers), now: now)
+    }
+
+    private func denial(_ decision: Gate.Decision) -> Denial? {
+        if case .deny(let denial) = decision { return denial }
+        return nil
+    }
+
+    func testHeaderTokenWithSchemeCaseInsensitive() throws {
+        let g = try gate()
+        guard case .checkRevocation(let verified, let query) = decide(g, [("authorization", "bearer  \(token())")]) else {
+            return XCTFail("expected a verified token")
+        }
+        XCTAssertEqual(verified.claims.sub, "alice")
+        XCTAssertEqual(query.jti, "j1")
+        XCTAssertEqual(query.subject, "alice")
+        XCTAssertEqual(query.issuedAt, now)
+        XCTAssertNil(query.rawToken, "raw tokens are only looked up with revocation.token_key")
+    }
+
+    func testLocationsInOrder() throws {
+        let g = try gate(["PORTCULLIS_JWT_LOCATIONS": "query,cookies,headers"])
+        XCTAssertNil(denial(decide(g, uri: "/x?a=1&token=\(token())", [])))
+        XCTAssertNil(denial(decide(g, [("Cookie", "theme=dark; access_token_cookie=\(token()); x=y")])))
+        XCTAssertNil(denial(decide(g, [("Authorization", "Bearer \(token())")])))
+        XCTAssertEqual(denial(decide(g, uri: "/x?tokens=\(token())", [("Cookie", "other=1")])), .missingToken)
+        // The first location that has a token decides, even if a later one holds a valid one.
+        XCTAssertEqual(denial(decide(g, uri: "/?token=garbage", [("Authorization", "Bearer \(token())")])), .malformedToken)
+    }
+
+    func testHeadersOnlyByDefault() throws {
+        let g = try gate()
+        XCTAssertEqual(denial(decide(g, uri: "/?token=\(token())", [("Cookie", "access_token_cookie=\(token())")])), .missingToken)
+    }
+
+    func testCSRFForCookieTokensOnStateChangingMethods() throws {
+        let g = try gate(["PORTCULLIS_JWT_LOCATIONS": "cookies"])
+        let cookie = ("Cookie", "access_token_cookie=\(token(csrf: "csrf-value"))")
+        XCTAssertNil(denial(decide(g, method: "GET", [cookie])), "safe methods need no CSRF header")
+        XCTAssertEqual(denial(decide(g, method: "POST", [cookie])), .csrfMismatch)
+        XCTAssertEqual(denial(decide(g, method: "DELETE", [cookie, ("X-CSRF-TOKEN", "wrong")])), .csrfMismatch)
+        XCTAssertNil(denial(decide(g, method: "PUT", [cookie, ("X-CSRF-TOKEN", "csrf-value")])))
+        let noClaim = ("Cookie", "access_token_cookie=\(token())")
+        XCTAssertEqual(denial(decide(g, method: "PATCH", [noClaim, ("X-CSRF-TOKEN", "anything")])), .csrfMismatch)
+        let off = try gate(["PORTCULLIS_JWT_LOCATIONS": "cookies", "PORTCULLIS_JWT_CSRF": "false"])
+        XCTAssertNil(denial(decide(off, method: "POST", [cookie])))
+    }
+
+    func testTokenTypes() throws {
+        XCTAssertEqual(denial(decide(try gate(), [("Authorization", "Bearer \(token(type: "refresh"))")])), .accessTokenRequired)
+        let refresh = try gate(["PORTCULLIS_JWT_TOKEN_TYPE": "refresh"])
+        XCTAssertEqual(denial(decide(refresh, [("Authorization", "Bearer \(token())")])), .refreshTokenRequired)
+        let any = try gate(["PORTCULLIS_JWT_TOKEN_TYPE": "any"])
+        XCTAssertNil(denial(decide(any, [("Authorization", "Bearer \(token(type: "refresh"))")])))
+    }
+
+    func testVerdicts() throws {
+        let closed = try gate()
+        XCTAssertEqual(closed.conclude(.allowed), .forward)
+        XCTAssertEqual(closed.conclude(.revoked), .deny(.revoked))
+        XCTAssertEqual(closed.conclude(.unavailable), .deny(.storeUnavailable))
+        let open = try gate(["PORTCULLIS_REVOCATION_FAIL_MODE": "open"])
+        XCTAssertEqual(open.conclude(.unavailable), .forwardFailOpen)
+        XCTAssertEqual(open.conclude(.revoked), .deny(.revoked), "fail-open never admits a known revocation")
+    }
+
+    func testPublicPathMatching() {
+        let paths = PublicPaths(patterns: ["/login", "/docs/*", "/static*"])
+        XCTAssertTrue(paths.matches("/login"))
+        XCTAssertFalse(paths.matches("/login/"))
+        XCTAssertTrue(paths.matches("/docs/a/b"))
+        XCTAssertFalse(paths.matches("/docs"))
+        XCTAssertTrue(paths.matches("/static.css"))
+        XCTAssertFalse(paths.matches("/docs/../admin"))
+        XCTAssertFalse(paths.matches("/docs/./x"))
+        XCTAssertFalse(paths.matches("/docs/%2E%2E/admin"))
+        XCTAssertFalse(paths.matches("/docs/a%2fb"))
+        XCTAssertFalse(paths.matches("/docs\\..\\admin"))
+    }
+
+    func testDenialRenderingTable() {
+        XCTAssertEqual(Denial.revoked.status, 401)
+        XCTAssertEqual(Denial.revoked.wwwAuthenticate(in: .authx), #"Bearer error="invalid_token""#)
+        XCTAssertEqual(Denial.missingToken.wwwAuthenticate(in: .rfc6750), "Bearer")
+        XCTAssertNil(Denial.expired.wwwAuthenticate(in: .authx), "422 carries no challenge")
+        XCTAssertEqual(Denial.expired.status(in: .rfc6750), 401)
+        XCTAssertEqual(Denial.storeUnavailable.status(in: .rfc6750), 503)
+        XCTAssertNil(Denial.upstreamTimeout.wwwAuthenticate(in: .rfc6750))
+    }
+
+    func testClaimHeaderValuesCannotBreakHeaders() {
+        XCTAssertFalse(ClaimHeaderPlan.isSafeHeaderValue("a\r\nX-Evil: 1"))
+        XCTAssertTrue(ClaimHeaderPlan.isSafeHeaderValue("alice@example.com"))
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Synchronization
+import XCTest
+@testable import PortcullisCore
+
+final class MemoryRevocationStoreTests: XCTestCase {
+    private var directory: URL!
+    private var file: String { directory.appendingPathComponent("revocations.log").path }
+    private let clock = Clock(1_700_000_000)
+
+    final class Clock: Sendable {
+        private let value: Mutex<Double>
+        init(_ start: Double) { value = Mutex(start) }
+        var now: Double { value.withLock { $0 } }
+        func advance(_ seconds: Double) { value.withLock { $0 += seconds } }
+    }
+
+    override func setUp() {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    private func makeStore(leeway: Double = 0, maxTTL: Double = 86400) throws -> MemoryRevocationStore {
+        let clock = self.clock
+        return try MemoryRevocationStore(settings: .init(file: file, leewaySeconds: leeway, maxTTLSeconds: maxTTL),
+                                         now: { clock.now })
+    }
+
+    private func query(_ jti: String?, sub: String? = nil, iat: Double? = nil, raw: String? = nil) -> RevocationQuery {
+        RevocationQuery(jti: jti, subject: sub, issuedAt: iat, rawToken: raw.map { Substring($0) })
+    }
+
+    func testRevokedUntilExpiryPlusLeeway() throws {
+        let store = try makeStore(leeway: 30)
+        let record = try store.revoke(jti: "a", expiresAt: clock.now + 100, reason: nil)
+        XCTAssertEqual(record.ttlSeconds, 130)
+        XCTAssertEqual(store.immediateVerdict(query("a")), .revoked)
+        XCTAssertEqual(store.immediateVerdict(query("b")), .allowed)
+        clock.advance(129)
+        XCTAssertEqual(store.immediateVerdict(query("a")), .revoked)
+        clock.advance(2)
+        XCTAssertEqual(store.immediateVerdict(query("a")), .allowed, "gone once the token could no longer be valid")
+    }
+
+    func testNoExpiryMeansMaxTTL() throws {
+        let store = try makeStore(maxTTL: 3600)
+        XCTAssertEqual(try store.revoke(jti: "a", expiresAt: nil, reason: nil).ttlSeconds, 3600)
+    }
+
+    func testAlreadyExpiredIsNotWritten() throws {
+        let store = try makeStore()
+        XCTAssertEqual(try store.revoke(jti: "old", expiresAt: clock.now - 1, reason: nil).ttlSeconds, 0)
+        XCTAssertNil(store.lookup(jti: "old"))
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "")
+    }
+
+    func testReplayRestoresEverythingAndDropsExpired() throws {
+        do {
+            let store = try makeStore()
+            _ = try store.revoke(jti: "keep", expiresAt: clock.now + 1000, reason: "stolen")
+            _ = try store.revoke(jti: "short", expiresAt: clock.now + 10, reason: nil)
+            _ = try store.revoke(jti: "undone", expiresAt: clock.now + 1000, reason: nil)
+            XCTAssertTrue(try store.unrevoke(jti: "undone"))
+            _ = try store.revoke(rawToken: "raw.token.value", expiresAt: clock.now + 1000, reason: nil)
+            _ = try store.revokeSubject("carol", before: clock.now)
+        }
+        clock.advance(60)
+        let reopened = try makeStore()
+        XCTAssertEqual(reopened.lookup(jti: "keep")?.reason, "stolen")
+        XCTAssertNil(reopened.lookup(jti: "short"))
+        XCTAssertNil(reopened.lookup(jti: "undone"))
+        XCTAssertEqual(reopened.immediateVerdict(query(nil, raw: "raw.token.value")), .revoked)
+        XCTAssertEqual(reopened.immediateVerdict(query("x", sub: "carol", iat: clock.now - 120)), .revoked)
+        XCTAssertEqual(reopened.loadReport.liveEntries, 3)
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        XCTAssertFalse(text.contains("raw.token.value"), "raw tokens are stored hashed")
+        XCTAssertEqual(text.split(separator: "\n").count, 3, "compacted at start to the live entries")
+    }
+
+    func testTornLastLineIsSkipped() throws {
+        do {
+            let store = try makeStore()
+            _ = try store.revoke(jti: "whole", expiresAt: clock.now + 1000, reason: nil)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"op":"revoke","jti":"tor"#.utf8))
+        try handle.close()
+        let reopened = try makeStore()
+        XCTAssertNotNil(reopened.lookup(jti: "whole"))
+        XCTAssertEqual(reopened.loadReport.skippedLines, 1)
+    }
+
+    func testFileIsCompactedWhileRunning() throws {
+        let store = try makeStore()
+        for round in 0..<3000 {
+            _ = try store.revoke(jti: "churn", expiresAt: clock.now + 1000, reason: "\(round)")
+        }
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").count
+        XCTAssertLessThan(lines, 1100, "the file holds about the live entries, not every change")
+        XCTAssertEqual(store.lookup(jti: "churn")?.reason, "2999")
+    }
+
+    func testSubjectCutoff() throws {
+        let store = try makeStore()
+        let cutoff = try store.revokeSubject("dave", before: clock.now)
+        XCTAssertEqual(cutoff.ttlSeconds, 86400)
+        XCTAssertEqual(store.immediateVerdict(query("1", sub: "dave", iat: clock.now - 10)), .revoked, "issued before")
+        XCTAssertEqual(store.immediateVerdict(query("2", sub: "dave", iat: clock.now)), .revoked, "issued at the cut-off")
+        XCTAssertEqual(store.immediateVerdict(query("3", sub: "dave", iat: nil)), .revoked, "no iat")
+        XCTAssertEqual(store.immediateVerdict(query("4", sub: "dave", iat: clock.now + 1)), .allowed, "issued after")
+        XCTAssertEqual(store.immediateVerdict(query("5", sub: "erin", iat: clock.now - 10)), .allowed, "other subject")
+        XCTAssertTrue(try store.unrevokeSubject("dave"))
+        XCTAssertEqual(store.immediateVerdict(query("1", sub: "dave", iat: clock.now - 10)), .allowed)
+    }
+
+    func testListingPagesEachJTIExactlyOnce() throws {
+        let store = try makeStore()
+        let all = (0..<25).map { String(format: "jti-%02d", $0) }
+        for jti in all.shuffled() { _ = try store.revoke(jti: jti, expiresAt: clock.now + 100, reason: nil) }
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try store.list(limit: 10, cursor: cursor)
+            seen += page.items.map(\.jti)
+            cursor = page.nextCursor
+        } while cursor != nil
+        XCTAssertEqual(seen, all)
+        XCTAssertThrowsError(try store.list(limit: 10, cursor: "%%%"))
+    }
+
+    func testUnopenableFileIsAnError() {
+        XCTAssertThrowsError(try MemoryRevocationStore(settings: .init(
+            file: "/nonexistent-dir/x/revocations.log", leewaySeconds: 0, maxTTLSeconds: 10)))
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import XCTest
+
+/// The binary as operators run it: exit codes, signals, durability, memory.
+final class ProcessTests: XCTestCase {
+    private var directory: URL!
+    private var upstream: GatewayHarness!
+
+    override func setUp() async throws {
+        directory = try GatewayHarness.makeTemporaryDirectory()
+        // Only its TestUpstream is used: a real upstream on a loopback port.
+        upstream = try await GatewayHarness()
+    }
+
+    override func tearDown() async throws {
+        await upstream.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func writeConfig(proxyPort: Int, adminPort: Int, extra: String = "") throws -> String {
+        let path = directory.appendingPathComponent("portcullis.yaml").path
+        try """
+            proxy:
+              listen: "127.0.0.1:\(proxyPort)"
+              upstream: "http://127.0.0.1:\(upstream.upstream.port)"
+              threads: 1
+            jwt:
+              secret: "\(GatewayHarness.secret)"
+            revocation:
+              file: "\(directory.path)/revocations.log"
+            admin:
+              listen: "127.0.0.1:\(adminPort)"
+              token: "\(GatewayHarness.adminToken)"
+            log:
+              level: warning
+            \(extra)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func start(_ config: String, adminPort: Int) throws -> PortcullisProcess {
+        let process = try PortcullisProcess(arguments: ["serve", "--config", config])
+        do {
+            try PortcullisProcess.waitUntilReady(adminPort: adminPort)
+        } catch {
+            process.terminate()
+            XCTFail("not ready: \(process.stderrText)")
+            throw error
+        }
+        return process
+    }
+
+    func testCheckConfigReportsEveryProblemAtOnce() throws {
+        let path = directory.appendingPathComponent("bad.yaml").path
+        try """
+            proxy:
+              listen: "nowhere"
+              connect_timeout: "soon"
+              max_header_bytes: "lots"
+            jwt:
+              algorithms: [HS256, XX999]
+              secret: "short"
+            revocation:
+              stroe: memory
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let (status, _, stderr) = try PortcullisProcess.run(["check-config", "--config", path],
+                                                            environment: ["PORTCULLIS_ADMIN_LISTN": "x"])
+        XCTAssertEqual(status, 1)
+        for key in ["proxy.listen", "proxy.upstream", "proxy.connect_timeout", "proxy.max_header_bytes",
+                    "jwt.algorithms", "revocation.stroe", "PORTCULLIS_ADMIN_LISTN"] {
+            XCTAssertTrue(stderr.contains(key), "\(key) missing from:\n\(stderr)")
+        }
+    }
+
+    func testCheckConfigPrintsRedactedConfiguration() throws {
+        let config = try writeConfig(proxyPort: 18080, adminPort: 18081)
+        let (status, stdout, stderr) = try PortcullisProcess.run(["check-config", "--config", config])
+        XCTAssertEqual(status, 0, stderr)
+        XCTAssertTrue(stdout.contains("upstream:"), stdout)
+        XCTAssertFalse(stdout.contains(GatewayHarness.secret), "the HMAC secret must not be printed")
+        XCTAssertFalse(stdout.contains(GatewayHarness.adminToken), "the admin token must not be printed")
+    }
+
+    func testSIGTERMDrainsInFlightRequestsThenExitsZero() throws {
+        let proxyPort = PortcullisProcess.freePort()
+        let adminPort = PortcullisProcess.freePort()
+        let process = try start(try writeConfig(proxyPort: proxyPort, adminPort: adminPort), adminPort: adminPort)
+        defer { process.terminate() }
+        let token = upstream.token()
+        let idle = try RawHTTPClient(port: proxyPort)
+        XCTAssertEqual(try idle.request("GET", "/warm", headers: [("Authorization", "Bearer \(token)")]).status, 200)
+
+        let inFlight = try RawHTTPClient(port: proxyPort)
+        try inFlight.send("GET /slow?ms=1500 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\n\r\n")
+        // The request must be with the upstream before the signal.
+        let deadline = Date().addingTimeInterval(5)
+        while upstream.upstream.requestsSeen < 2 && Date() < deadline { usleep(10_000) }
+        process.signal(SIGTERM)
+
+        let response = try inFlight.readResponse()
+        XCTAssertEqual(response.status, 200, "the in-flight request completes")
+        XCTAssertEqual(response.header("connection")?.lowercased(), "close")
+        XCTAssertTrue(idle.isClosedByPeer(), "idle keep-alive connections are closed")
+        XCTAssertEqual(process.waitForExit(seconds: 10), 0)
+        XCTAssertThrowsError(try RawHTTPClient(port: proxyPort), "no longer accepting")
+    }
+
+    func testRevocationSurvivesSIGKILL() throws {
+        let proxyPort = PortcullisProcess.freePort()
+        let adminPort = PortcullisProcess.freePort()
+        let config = try writeConfig(proxyPort: proxyPort, adminPort: adminPort)
+        let token = upstream.token(jti: "survives-kill")
+        let first = try start(config, adminPort: adminPort)
+        let created = try RawHTTPClient(port: adminPort).request(
+            "POST", "/v1/revocations", headers: [("Authorization", "Bearer \(GatewayHarness.adminToken)")],
+            body: #"{"jti": "survives-kill", "expires_at": \#(Int(Date().timeIntervalSince1970) + 600)}"#)
+        XCTAssertEqual(created.status, 201)
+        first.signal(SIGKILL)
+        XCTAssertNotNil(first.waitForExit(seconds: 5))
+
+        let second = try start(config, adminPort: adminPort)
+        defer { second.terminate() }
+        let response = try RawHTTPClient(port: proxyPort).request("GET", "/", headers: [("Authorization", "Bearer \(token)")])
+        XCTAssertEqual(response.status, 401)
+        XCTAssertEqual(response.json["error_type"] as? String, "RevokedTokenError")
+    }
+
+    func testGigabyteStreamsInBoundedMemory() throws {
+        let proxyPort = PortcullisProcess.freePort()
+        let adminPort = PortcullisProcess.freePort()
+        let process = try start(try writeConfig(proxyPort: proxyPort, adminPort: adminPort), adminPort: adminPort)
+        defer { process.terminate() }
+        let token = upstream.token(ttl: 3600)
+        let gigabyte = 1 << 30
+
+        // Download: the client reads slower than loopback could deliver, so backpressure must hold.
+        let client = try RawHTTPClient(port: proxyPort, timeoutSeconds: 60)
+        try client.send("GET /download?bytes=\(gigabyte) HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\n\r\n")
+        var received = 0
+        let response = try client.readResponse { bytes in received += bytes.count }
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(received, gigabyte)
+
+        // Upload: 1 GiB with Content-Length, hashed by the upstream.
+        let piece = [UInt8](repeating: 0x5A, count: 1 << 20)
+        try client.send("POST /upload HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\nContent-Length: \(gigabyte)\r\n\r\n")
+        for _ in 0..<1024 { try client.send(piece) }
+        let uploaded = try client.readResponse()
+        XCTAssertEqual(uploaded.json["body_bytes"] as? Int, gigabyte)
+
+        let peak = try XCTUnwrap(process.peakRSS)
+        XCTAssertLessThan(peak, 150 << 20, "peak RSS \(peak >> 20) MiB while 2 GiB passed through")
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import XCTest
+
+final class ProtocolErrorTests: XCTestCase {
+    func testOversizedHeadIs431AndCloses() async throws {
+        let h = try await GatewayHarness(environment: ["PORTCULLIS_PROXY_MAX_HEADER_BYTES": "4096"])
+        let client = try h.client()
+        let response = try client.request("GET", "/", headers: [("Authorization", "Bearer \(h.token())"),
+                                                                ("X-Big", String(repeating: "a", count: 6000))])
+        XCTAssertEqual(response.status, 431)
+        XCTAssertEqual(response.json["error_type"] as? String, "RequestHeaderFieldsTooLarge")
+        XCTAssertTrue(client.isClosedByPeer())
+        // Just under the limit passes.
+        let fits = try h.client().request("GET", "/", headers: [("Authorization", "Bearer \(h.token())"),
+                                                                ("X-Big", String(repeating: "a", count: 3000))])
+        XCTAssertEqual(fits.status, 200)
+        XCTAssertEqual(h.upstream.requestsSeen, 1)
+        await h.stop()
+    }
+
+    func testGarbageIs400AndCloses() async throws {
+        let h = try await GatewayHarness()
+        let client = try h.client()
+        try client.send("THIS IS NOT HTTP\r\n\r\n")
+        let response = try client.readResponse()
+        XCTAssertEqual(response.status, 400)
+        XCTAssertEqual(response.json["error_type"] as? String, "BadRequest")
+        XCTAssertTrue(client.isClosedByPeer())
+        XCTAssertEqual(h.upstream.requestsSeen, 0)
+        await h.stop()
+    }
+
+    func testAbsoluteFormTargetIs400() async throws {
+        let h = try await GatewayHarness()
+        let client = try h.client()
+        let response = try client.request("GET", "http://elsewhere.example/", headers: [("Authorization", "Bearer \(h.token())")])
+        XCTAssertEqual(response.status, 400)
+        XCTAssertEqual(h.upstream.requestsSeen, 0)
+        await h.stop()
+    }
+}

@@ -1,0 +1,568 @@
+#!/usr/bin/env bash
+# `make bench`: measure Portcullis against nginx on this machine.
+#
+# Starts, all on 127.0.0.1 and inside one temp dir:
+#   - an upstream: nginx serving a fixed ~300-byte JSON, one worker;
+#   - a reference proxy: nginx as a plain reverse proxy (one worker, upstream
+#     keepalive) in front of that upstream;
+#   - Portcullis (release build, one event-loop thread) in front of the same
+#     upstream, verifying HS256 tokens against a store holding 10,000 revoked
+#     jtis.
+# Drives each with wrk (same connections, bounded duration, warm-up first) and
+# prints one table: req/s, p50, p99, RSS, errors, and throughput and p99 as a
+# ratio to the nginx proxy measured in the same run — absolute numbers depend
+# on the machine, the ratio is what can be compared across machines.
+# The table is also written, with the machine and settings, to bench/last-run.md.
+#
+# Rows are declared in define_rows below; adding a row is one line there.
+#
+# Settings (environment):
+#   BENCH_DURATION=10       seconds of each measured wrk run
+#   BENCH_WARMUP=2          seconds of unmeasured wrk run before each measured one (0: none)
+#   BENCH_CONNECTIONS=64    wrk -c, the same for every row
+#   BENCH_WRK_THREADS=1     wrk -t
+#   BENCH_ROUNDS=1          >1: run all rows, then all rows again...; report the median per row
+#   BENCH_ONLY=REGEX        only rows whose name matches (case-insensitive ERE); the
+#                           reference row "nginx proxy" always runs. e.g. BENCH_ONLY=nginx
+#   BENCH_SKIP_BUILD=1      do not run `swift build -c release --product portcullis`
+#   BENCH_BINARY=PATH       Portcullis executable (default .build/release/portcullis)
+#   BENCH_READY_TIMEOUT=60  seconds to wait for Portcullis /readyz
+#   BENCH_PIN=0             do not pin wrk and the servers to separate CPUs
+#   BENCH_REPORT=PATH       where to write the Markdown report (default bench/last-run.md)
+#   BENCH_NO_GIT=1          do not ask git for the commit (e.g. while the repo is busy)
+#
+# Exit status: 0; 1 on a setup failure; 3 when a row got non-2xx/3xx answers
+# (its req/s would measure error responses, not the proxy).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+WRK_THREADS=${BENCH_WRK_THREADS:-1}
+ROUNDS=${BENCH_ROUNDS:-1}
+ONLY=${BENCH_ONLY:-}
+SKIP_BUILD=${BENCH_SKIP_BUILD:-0}
+BINARY=${BENCH_BINARY:-$ROOT/.build/release/portcullis}
+READY_TIMEOUT=${BENCH_READY_TIMEOUT:-60}
+PIN=${BENCH_PIN:-1}
+REPORT=${BENCH_REPORT:-$HERE/last-run.md}
+NO_GIT=${BENCH_NO_GIT:-0}
+
+# Every other row's ratios are relative to this one.
+REFERENCE_ROW="nginx proxy"
+
+# The upstream's answer: a fixed JSON object of 299 bytes, a typical small API reply.
+UPSTREAM_BODY='{"id":"7f3c2a9e-5b1d-4c8e-9a6f-2d4b8e1c3f70","object":"account","status":"active","owner":{"name":"Ada Lovelace","email":"ada@example.com"},"plan":{"name":"team","seats":25,"renews_at":"2025-12-01T00:00:00Z"},"features":["sso","audit_log","webhooks"],"usage":{"requests_today":18234,"quota":100000}}'
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+for setting in DURATION CONNECTIONS WRK_THREADS ROUNDS READY_TIMEOUT; do
+    [[ ${!setting} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$setting must be a positive integer, got '${!setting}'"
+done
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a whole number of seconds, got '$WARMUP'"
+((CONNECTIONS >= WRK_THREADS)) || die "BENCH_CONNECTIONS must be >= BENCH_WRK_THREADS"
+
+# Portcullis reads PORTCULLIS_* from the environment on top of its config file
+# (and rejects unknown ones); a stray variable in the caller's shell must not
+# change what is measured.
+for var in "${!PORTCULLIS_@}"; do unset "$var"; done
+
+# ---------------------------------------------------------------------------
+# Processes and cleanup: everything started is killed on any exit.
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
+STARTED_PIDS=()
+WRK_PID=""
+
+# The process and all its descendants (nginx master -> workers).
+tree_pids() {
+    local child
+    printf '%s\n' "$1"
+    for child in $(pgrep -P "$1" || true); do tree_pids "$child"; done
+}
+
+cleanup() {
+    local pid pids=() _
+    [[ -n $WRK_PID ]] && pids+=("$WRK_PID")
+    for pid in "${STARTED_PIDS[@]}"; do
+        # Collect workers now: if the master has to be SIGKILLed they would be orphaned.
+        mapfile -t -O "${#pids[@]}" pids < <(tree_pids "$pid")
+    done
+    if ((${#pids[@]})); then
+        kill -TERM "${pids[@]}" 2>/dev/null || true
+        # nginx stops at once on TERM; Portcullis drains first. Give both ~5s.
+        for _ in $(seq 50); do
+            kill -0 "${pids[@]}" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "${pids[@]}" 2>/dev/null || true
+        wait 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'log "interrupted, stopping everything"; exit 130' INT
+trap 'log "terminated, stopping everything"; exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# Tools
+
+SUDO=()
+[[ $(id -u) == 0 ]] || SUDO=(sudo)
+
+apt_install() {
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
+}
+
+ensure_tools() {
+    local missing=()
+    # Debian puts nginx in /usr/sbin, which a non-root PATH may lack.
+    [[ :$PATH: == *:/usr/sbin:* ]] || PATH=$PATH:/usr/sbin
+    if ! command -v nginx >/dev/null; then
+        # nginx-light is the small build; newer Debian only has nginx.
+        if apt-cache show nginx-light >/dev/null 2>&1; then missing+=(nginx-light); else missing+=(nginx); fi
+    fi
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v python3 >/dev/null || missing+=(python3)
+    command -v pgrep >/dev/null || missing+=(procps)
+    ((${#missing[@]})) || return 0
+    log "installing ${missing[*]}"
+    if ! apt_install "${missing[@]}"; then
+        # Usually stale or absent package lists (fresh container); refresh once.
+        log "install failed; running apt-get update and retrying"
+        "${SUDO[@]}" apt-get update -q >&2
+        apt_install "${missing[@]/#nginx-light/nginx}"
+    fi
+    if ! { command -v nginx && command -v wrk; } >/dev/null; then
+        die "nginx or wrk still missing after installing ${missing[*]}"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# CPU pinning: the reference methodology is "wrk -c64 on one core, every
+# server process pinned to the other", so load generator and servers do not
+# steal each other's CPU and every row gets the same single server core.
+
+WRK_PIN=()
+SERVER_PIN=()
+PIN_NOTE="none"
+if [[ $PIN == 1 ]] && command -v taskset >/dev/null && (($(nproc) >= 2)); then
+    WRK_PIN=(taskset -c 0)
+    SERVER_PIN=(taskset -c 1)
+    PIN_NOTE="wrk on CPU 0, every server process (upstream included) on CPU 1"
+fi
+
+# ---------------------------------------------------------------------------
+# Small helpers
+
+USED_PORTS=" "
+# free_port VAR: a currently free loopback port, never one handed out before
+# in this run (the kernel may offer the same ephemeral port twice).
+# (The local has an unusual name so it cannot shadow the caller's VAR.)
+free_port() {
+    local free_port_candidate
+    while :; do
+        free_port_candidate=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        [[ $USED_PORTS == *" $free_port_candidate "* ]] || break
+    done
+    USED_PORTS+="$free_port_candidate "
+    printf -v "$1" '%s' "$free_port_candidate"
+}
+
+random_hex() { python3 -c "import secrets; print(secrets.token_hex($1))"; }
+
+# http_status URL [curl args...]: the status code, 000 when nothing answered.
+http_status() {
+    curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" || true
+}
+
+# wait_for_http WHAT PID URL TIMEOUT LOGFILE [STATUS]: until URL answers
+# STATUS (200); fail clearly, with the log's tail, if the process dies or the
+# time runs out.
+wait_for_http() {
+    local what=$1 pid=$2 url=$3 timeout=$4 logfile=$5 expected=${6:-200} deadline status
+    deadline=$((SECONDS + timeout))
+    while :; do
+        status=$(http_status "$url")
+        [[ $status == "$expected" ]] && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$what exited before $url answered; last lines of $logfile:"
+            tail -n 30 "$logfile" >&2 || true
+            die "$what did not start"
+        fi
+        if ((SECONDS >= deadline)); then
+            log "$what: $url still answers '$status', not $expected, after ${timeout}s; last lines of $logfile:"
+            tail -n 30 "$logfile" >&2 || true
+            die "$what never became ready"
+        fi
+        sleep 0.2
+    done
+}
+
+# Sum of VmRSS (kB) over a process and its descendants (nginx: master + workers).
+tree_rss_kb() {
+    local total=0 pid kb
+    for pid in $(tree_pids "$1"); do
+        kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+        total=$((total + ${kb:-0}))
+    done
+    printf '%s\n' "$total"
+}
+
+# ---------------------------------------------------------------------------
+# nginx: upstream and reference proxy
+
+NGINX_BUILD_FLAGS=""
+nginx_temp_paths() {  # nginx_temp_paths NAME: temp dirs inside TMP, not the packaged /var/lib/nginx
+    local name=$1 module
+    printf '    client_body_temp_path %s;\n' "$TMP/nginx-$name-temp/client_body"
+    printf '    proxy_temp_path %s;\n' "$TMP/nginx-$name-temp/proxy"
+    # Only for modules this nginx was built with: an unknown directive is fatal.
+    for module in fastcgi uwsgi scgi; do
+        [[ $NGINX_BUILD_FLAGS == *"--without-http_${module}_module"* ]] ||
+            printf '    %s_temp_path %s;\n' "$module" "$TMP/nginx-$name-temp/$module"
+    done
+}
+
+# start_nginx NAME HTTP_BLOCK_BODY: sets NGINX_PID.
+start_nginx() {
+    local name=$1 http_body=$2 conf=$TMP/nginx-$1.conf
+    [[ -n $NGINX_BUILD_FLAGS ]] || NGINX_BUILD_FLAGS=$(nginx -V 2>&1)
+    mkdir -p "$TMP/nginx-$name-temp"
+    cat >"$conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+error_log $TMP/nginx-$name-error.log warn;
+pid $TMP/nginx-$name.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+$(nginx_temp_paths "$name")
+    # nginx closes a client connection after 1000 requests by default, which
+    # would make wrk reconnect all the time; measure steady keep-alive instead.
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+$http_body
+}
+EOF
+    # -e: the error log before the config is read would otherwise go to /var/log/nginx.
+    "${SERVER_PIN[@]}" nginx -p "$TMP/" -e "$TMP/nginx-$name-error.log" -c "$conf" \
+        >"$TMP/nginx-$name.out" 2>&1 &
+    NGINX_PID=$!
+    STARTED_PIDS+=("$NGINX_PID")
+}
+
+UPSTREAM_PID=""
+UPSTREAM_PORT=""
+ensure_upstream() {
+    [[ -z $UPSTREAM_PID ]] || return 0
+    free_port UPSTREAM_PORT
+    start_nginx upstream "    server {
+        listen 127.0.0.1:$UPSTREAM_PORT;
+        location / {
+            default_type application/json;
+            return 200 '$UPSTREAM_BODY';
+        }
+    }"
+    UPSTREAM_PID=$NGINX_PID
+    wait_for_http "upstream nginx" "$UPSTREAM_PID" "http://127.0.0.1:$UPSTREAM_PORT/" 10 \
+        "$TMP/nginx-upstream-error.log"
+}
+
+PROXY_PID=""
+PROXY_PORT=""
+ensure_nginx_proxy() {
+    [[ -z $PROXY_PID ]] || return 0
+    ensure_upstream
+    free_port PROXY_PORT
+    start_nginx proxy "    upstream upstream_pool {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$PROXY_PORT;
+        location / {
+            proxy_pass http://upstream_pool;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+    PROXY_PID=$NGINX_PID
+    wait_for_http "nginx proxy" "$PROXY_PID" "http://127.0.0.1:$PROXY_PORT/" 10 \
+        "$TMP/nginx-proxy-error.log"
+}
+
+# ---------------------------------------------------------------------------
+# Portcullis
+
+PORTCULLIS_CHECKED=""
+ensure_portcullis_binary() {
+    [[ -z $PORTCULLIS_CHECKED ]] || return 0
+    if [[ $SKIP_BUILD != 1 ]]; then
+        command -v swift >/dev/null || die "swift not found; build elsewhere and set BENCH_SKIP_BUILD=1 BENCH_BINARY=..."
+        log "building: swift build -c release --product portcullis"
+        (cd "$ROOT" && swift build -c release --product portcullis) >&2
+    fi
+    [[ -x $BINARY ]] || die "no Portcullis executable at $BINARY (build it, or set BENCH_BINARY)"
+    local help
+    help=$("$BINARY" --help 2>&1 || true)
+    if ! { grep -qw serve <<<"$help" && grep -qw mint <<<"$help"; }; then
+        die "$BINARY --help lists no 'serve' and 'mint' subcommands; the benchmark needs both"
+    fi
+    PORTCULLIS_CHECKED=1
+}
+
+# start_portcullis ID ALG STORE THREADS REVOKED: a Portcullis in front of the
+# upstream with a fresh key, REVOKED other jtis in its store, and a token minted
+# for it. Sets PC_PID, PC_PORT, PC_TOKEN.
+start_portcullis() {
+    local id=$1 alg=$2 store=$3 threads=$4 revoked=$5
+    local dir=$TMP/portcullis-$id port admin_port admin_token jwt_yaml store_yaml token status
+    mkdir -p "$dir"
+    free_port port
+    free_port admin_port
+    admin_token=$(random_hex 16)
+
+    case $alg in
+        HS256 | HS384 | HS512) jwt_yaml="{ algorithms: [$alg], secret: \"$(random_hex 32)\" }" ;;
+        # RS/ES rows need a key pair and a way for `mint` to find the private key.
+        *) die "row $id: algorithm $alg is not set up in bench/run.sh yet" ;;
+    esac
+    case $store in
+        memory) store_yaml="{ store: memory, file: \"$dir/revocations.log\" }" ;;
+        # A redis row starts a redis-server on a free port here and points redis_url at it.
+        *) die "row $id: store $store is not set up in bench/run.sh yet" ;;
+    esac
+
+    cat >"$dir/portcullis.yaml" <<EOF
+proxy: { listen: "127.0.0.1:$port", upstream: "http://127.0.0.1:$UPSTREAM_PORT", threads: $threads }
+jwt: $jwt_yaml
+revocation: $store_yaml
+admin: { listen: "127.0.0.1:$admin_port", token: "$admin_token" }
+log: { level: warning }
+EOF
+    (umask 077 && printf '%s\n' "$admin_token" >"$dir/admin-token")
+
+    # cwd in the temp dir so any file Portcullis writes by default stays there.
+    (cd "$dir" && exec "${SERVER_PIN[@]}" "$BINARY" serve --config "$dir/portcullis.yaml") \
+        >"$dir/serve.log" 2>&1 &
+    PC_PID=$!
+    STARTED_PIDS+=("$PC_PID")
+    wait_for_http "portcullis ($id)" "$PC_PID" "http://127.0.0.1:$admin_port/readyz" \
+        "$READY_TIMEOUT" "$dir/serve.log"
+    # Also waits for the proxy listener, which may open after the admin one.
+    # And a proxy that lets everything through would be fast for the wrong reason.
+    wait_for_http "portcullis ($id) proxy, request without a token" "$PC_PID" \
+        "http://127.0.0.1:$port/" 10 "$dir/serve.log" 401
+
+    token=$("$BINARY" mint --config "$dir/portcullis.yaml" --sub bench-user --ttl 1h 2>"$dir/mint.err") ||
+        die "portcullis mint failed: $(cat "$dir/mint.err")"
+    token=${token//[[:space:]]/}
+    [[ $token =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] ||
+        die "portcullis mint did not print one JWT; got: ${token:0:200}"
+
+    if ((revoked > 0)); then
+        python3 "$HERE/seed_revocations.py" --admin "127.0.0.1:$admin_port" \
+            --token-file "$dir/admin-token" --count "$revoked" --prefix bench-revoked-
+        status=$(http_status -H "Authorization: Bearer $admin_token" \
+            "http://127.0.0.1:$admin_port/v1/revocations/bench-revoked-$((revoked - 1))")
+        [[ $status == 200 ]] || die "portcullis ($id): a seeded revocation is not found (GET -> $status)"
+        # The store must really be consulted: a token carrying a seeded jti is refused.
+        # (`mint --jti` is beyond the contract; skip the check on a build without it.)
+        local mint_help revoked_token
+        mint_help=$("$BINARY" mint --help 2>&1 || true)
+        if [[ $mint_help == *--jti* ]]; then
+            revoked_token=$("$BINARY" mint --config "$dir/portcullis.yaml" --sub bench-user --ttl 1h \
+                --jti bench-revoked-0 2>>"$dir/mint.err") || die "portcullis mint --jti failed: $(cat "$dir/mint.err")"
+            revoked_token=${revoked_token//[[:space:]]/}
+            status=$(http_status -H "Authorization: Bearer $revoked_token" "http://127.0.0.1:$port/")
+            [[ $status == 401 ]] || die "portcullis ($id): a token with a revoked jti got $status, expected 401"
+        else
+            log "portcullis ($id): mint has no --jti; not checking that a revoked jti is refused"
+        fi
+    fi
+
+    PC_PORT=$port
+    PC_TOKEN=$token
+}
+
+# ---------------------------------------------------------------------------
+# Rows
+
+ROW_NAMES=()
+ROW_PIDS=()
+ROW_URLS=()
+ROW_ARGS=()   # extra wrk arguments, shell-quoted for eval
+ROW_NOTES=()  # what each row is, for the report
+
+row_selected() {
+    [[ $1 == "$REFERENCE_ROW" || -z $ONLY ]] || grep -Eiq -- "$ONLY" <<<"$1"
+}
+
+# bench_row NAME PID URL [wrk args...]: measure URL, sampling the RSS of PID
+# (and its children). Extra args go to wrk as they are (-H ..., -s script.lua).
+# The row must answer 200 with those headers before it is measured.
+bench_row() {
+    local name=$1 pid=$2 url=$3 status
+    shift 3
+    local curl_args=() args=("$@") i
+    for ((i = 0; i < ${#args[@]}; i++)); do
+        if [[ ${args[i]} == -H || ${args[i]} == --header ]]; then
+            curl_args+=(-H "${args[i + 1]}")
+        fi
+    done
+    status=$(http_status "${curl_args[@]}" "$url")
+    if [[ $status != 200 ]]; then
+        log "row '$name': $url answered $status before the run, expected 200; body:"
+        curl -s --max-time 5 "${curl_args[@]}" "$url" | head -c 500 >&2 || true
+        echo >&2
+        die "row '$name' is not serving; nothing measured"
+    fi
+    ROW_NAMES+=("$name")
+    ROW_PIDS+=("$pid")
+    ROW_URLS+=("$url")
+    # printf with no arguments would still print one empty, quoted word.
+    if (($#)); then ROW_ARGS+=("$(printf '%q ' "$@")"); else ROW_ARGS+=(""); fi
+}
+
+# nginx_row NAME upstream|proxy
+nginx_row() {
+    local name=$1 which=$2
+    row_selected "$name" || return 0
+    case $which in
+        upstream)
+            ensure_upstream
+            bench_row "$name" "$UPSTREAM_PID" "http://127.0.0.1:$UPSTREAM_PORT/"
+            ROW_NOTES+=("$name: nginx return 200 with a fixed 299-byte JSON, 1 worker")
+            ;;
+        proxy)
+            ensure_nginx_proxy
+            bench_row "$name" "$PROXY_PID" "http://127.0.0.1:$PROXY_PORT/"
+            ROW_NOTES+=("$name: nginx proxy_pass to the upstream, 1 worker, upstream keepalive 64, HTTP/1.1")
+            ;;
+        *) die "nginx_row: unknown kind '$which'" ;;
+    esac
+}
+
+# portcullis_row NAME [--alg HS256] [--store memory] [--threads 1] [--revoked 10000]
+PORTCULLIS_COUNT=0
+portcullis_row() {
+    local name=$1 alg=HS256 store=memory threads=1 revoked=10000
+    shift
+    row_selected "$name" || return 0
+    while (($#)); do
+        case $1 in
+            --alg) alg=$2 ;;
+            --store) store=$2 ;;
+            --threads) threads=$2 ;;
+            --revoked) revoked=$2 ;;
+            *) die "portcullis_row: unknown option '$1'" ;;
+        esac
+        shift 2
+    done
+    ensure_portcullis_binary
+    ensure_upstream
+    PORTCULLIS_COUNT=$((PORTCULLIS_COUNT + 1))
+    start_portcullis "$PORTCULLIS_COUNT" "$alg" "$store" "$threads" "$revoked"
+    bench_row "$name" "$PC_PID" "http://127.0.0.1:$PC_PORT/" -H "Authorization: Bearer $PC_TOKEN"
+    ROW_NOTES+=("$name: $alg, $store store, $revoked revoked jtis, $threads event-loop thread(s), $BINARY")
+}
+
+# The benchmark. Order is the table's order. Add rows here.
+define_rows() {
+    nginx_row      "upstream direct (nginx)"        upstream
+    nginx_row      "$REFERENCE_ROW"                 proxy
+    portcullis_row "portcullis HS256 memory store"  --alg HS256 --store memory --threads 1 --revoked 10000
+}
+
+# ---------------------------------------------------------------------------
+# Measuring
+
+# measure_row INDEX ROUND: warm-up, then the measured run with an RSS sample
+# taken a second before its end (when the server's memory has settled).
+measure_row() {
+    local i=$1 round=$2 rss out
+    local name=${ROW_NAMES[i]} url=${ROW_URLS[i]} args=()
+    eval "args=(${ROW_ARGS[i]})"
+    local wrk=("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS")
+
+    if ((WARMUP > 0)); then
+        log "[round $round/$ROUNDS] $name: warm-up ${WARMUP}s"
+        "${wrk[@]}" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null ||
+            die "wrk warm-up failed for '$name'"
+    fi
+    log "[round $round/$ROUNDS] $name: measuring ${DURATION}s"
+    out=$TMP/wrk-$i-$round.txt
+    "${wrk[@]}" -d"${DURATION}s" --latency "${args[@]}" "$url" >"$out" 2>&1 &
+    WRK_PID=$!
+    sleep $((DURATION > 1 ? DURATION - 1 : 0))
+    rss=$(tree_rss_kb "${ROW_PIDS[i]}")
+    wait "$WRK_PID" || die "wrk failed for '$name': $(cat "$out")"
+    WRK_PID=""
+    printf '%s\t%s\t%s\t%s\n' "$name" "$round" "$out" "$rss" >>"$TMP/results.tsv"
+}
+
+# The Markdown block above the results: enough to reproduce or distrust them.
+write_metadata() {
+    local commit="n/a" cpu command var settings note
+    if [[ $NO_GIT != 1 ]] && command -v git >/dev/null; then
+        commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo n/a)
+        # Optional locks off: reading the status must not write the index under a working engineer.
+        if [[ $commit != n/a && -n $(GIT_OPTIONAL_LOCKS=0 git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null || true) ]]; then
+            commit+=" (with uncommitted changes)"
+        fi
+    fi
+    cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+    command=""
+    for var in "${!BENCH_@}"; do command+="$var=$(printf '%q' "${!var}") "; done
+    command+="bench/run.sh"
+    settings="wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency, warm-up ${WARMUP}s per row and round, $ROUNDS round(s)"
+    {
+        printf -- '- Date: %s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+        printf -- '- Machine: %s, %s CPUs (%s)\n' "$(uname -srm)" "$(nproc)" "${cpu:-unknown CPU}"
+        printf -- '- Load average before the run (1/5/15 min): %s\n' "$LOAD_AT_START"
+        printf -- '- nginx: %s\n' "$(nginx -v 2>&1 | head -n 1 || true)"
+        printf -- '- wrk: %s\n' "$(wrk -v 2>&1 | head -n 1 | sed 's/ *Copyright.*//' || true)"
+        printf -- '- Portcullis commit: %s\n' "$commit"
+        # shellcheck disable=SC2016 # the backquotes are Markdown, not a command
+        printf -- '- Command: `%s`\n' "$command"
+        printf -- '- Settings: %s\n' "$settings"
+        printf -- '- CPU pinning: %s\n' "$PIN_NOTE"
+        printf -- '- Ratios: relative to the "%s" row of this same run\n' "$REFERENCE_ROW"
+        printf '\n## Rows\n\n'
+        for note in "${ROW_NOTES[@]}"; do printf -- '- %s\n' "$note"; done
+    } >"$TMP/meta.md"
+}
+
+main() {
+    # Other work on the machine skews every row; the report records how busy it was.
+    LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
+    ensure_tools
+    log "temp dir $TMP; pinning: $PIN_NOTE"
+    define_rows
+    ((${#ROW_NAMES[@]})) || die "no rows selected"
+
+    local round i status=0
+    # Rounds interleave the rows so a slow drift of the machine (another
+    # process, thermal state) spreads over all rows instead of hitting one.
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for i in "${!ROW_NAMES[@]}"; do measure_row "$i" "$round"; done
+    done
+
+    write_metadata
+    echo
+    python3 "$HERE/report.py" "$TMP/results.tsv" --reference "$REFERENCE_ROW" \
+        --meta "$TMP/meta.md" --markdown "$REPORT" || status=$?
+    log "report written to $REPORT"
+    return "$status"
+}
+
+main "$@"
