@@ -35,12 +35,12 @@ struct Serve: AsyncParsableCommand {
             gateway = try await Gateway(configuration: configuration, group: group, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
-            try? await group.shutdownGracefully()
             throw ExitCode(1)
         }
         logger.info("serving", metadata: ["event_loop_threads": "\(threads)"])
         try await gateway.run()
-        try? await group.shutdownGracefully()
+        // The event loops are not shut down: the process ends here, and closing listeners
+        // still schedule teardown work on them that a shut-down loop would refuse.
         logger.info("stopped: drained and closed")
     }
 }

@@ -340,9 +340,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             clientNeedsFlush = true
             if !context.channel.isWritable {
-                context.flush()
-                clientNeedsFlush = false
+                // Pause before flushing: the flush may make the channel writable again, and
+                // that event must find the pause in place to lift it.
                 upstream?.handler.pauseReads()
+                clientNeedsFlush = false
+                context.flush()
             }
         case .end(let trailers):
             responseEnded(trailers)
@@ -387,17 +389,18 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         guard let context else { return }
         let closeClient = !requestEnded || !(clientHead?.isKeepAlive ?? false) || clientHead?.version.minor == 0
         detachUpstream(reuse: requestEnded && upstreamKeepAlive)
+        // State first, then write: writing `.end` lets the pipelining handler deliver the next
+        // request re-entrantly, inside this call.
+        let current = serial
+        phase = closeClient ? .closing : .idle
+        clientNeedsFlush = false
         if closeClient {
-            phase = .closing
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
         } else {
-            phase = .idle
-            context.write(wrapOutboundOut(.end(trailers)), promise: nil)
-            context.flush()
-            clientNeedsFlush = false
-            resumeClientReads()
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            if serial == current { resumeClientReads() }
         }
     }
 
@@ -425,14 +428,16 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         var head = answer.head
         if let clientHead, clientHead.version.minor == 0 { head.version = clientHead.version }
         if close { head.headers.add(name: "Connection", value: "close") }
+        // State first, then write: the request's `.end` and the next pipelined request may be
+        // delivered re-entrantly while `.end` is written.
+        let current = serial
+        phase = close ? .closing : .answeredLocally
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if close {
-            phase = .closing
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else {
-            phase = .answeredLocally
+        } else if serial == current {
             finishLocalAnswer()
         }
     }

@@ -123,7 +123,7 @@ public final class ProxyServer: Service, Sendable {
         try await drainPromise.future?.get()
         for loop in group.makeIterator() {
             guard let pool = pools[ObjectIdentifier(loop)] else { continue }
-            try? await loop.submit { pool.value.closeAll() }.get()
+            try? await loop.flatSubmit { pool.value.closeAll() }.get()
         }
     }
 }

@@ -72,10 +72,14 @@ final class UpstreamConnectionPool {
         idle.append(connection)
     }
 
-    func closeAll() {
+    /// Closes the idle connections; the future completes once they are closed.
+    func closeAll() -> EventLoopFuture<Void> {
         closed = true
         let connections = idle
         idle.removeAll()
-        for connection in connections { connection.close() }
+        let closes = connections.map { connection in
+            connection.channel.close().recover { _ in }
+        }
+        return EventLoopFuture.andAllSucceed(closes, on: eventLoop)
     }
 }

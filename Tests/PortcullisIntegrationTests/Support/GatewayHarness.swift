@@ -10,6 +10,9 @@ final class GatewayHarness {
     static let secret = "portcullis-test-secret-0123456789abcdef"
     static let adminToken = "admin-token-for-tests-0123456789"
 
+    /// One group for every test: shutting a group down while listeners finish closing only
+    /// produces noise, and the test process ends anyway.
+    static let sharedGroup = MultiThreadedEventLoopGroup(numberOfThreads: 2)
     let group: MultiThreadedEventLoopGroup
     let upstream: TestUpstream
     let gateway: Gateway
@@ -21,7 +24,7 @@ final class GatewayHarness {
 
     /// `environment` holds PORTCULLIS_* overrides on top of the YAML below, as in production.
     init(environment: [String: String] = [:], upstreamURL: String? = nil, directory: URL? = nil) async throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        group = Self.sharedGroup
         upstream = try TestUpstream(group: group)
         self.directory = try directory ?? Self.makeTemporaryDirectory()
         let yaml = """
@@ -48,7 +51,6 @@ final class GatewayHarness {
         await gateway.shutdown()
         _ = try? await runTask.value
         upstream.stop()
-        try? await group.shutdownGracefully()
         try? FileManager.default.removeItem(at: directory)
     }
 
