@@ -31,21 +31,29 @@ public struct PublicPaths: Sendable {
     }
 
     static func isAmbiguous(_ path: Substring) -> Bool {
-        if path.contains("%") {
-            let lowered = path.lowercased()
-            if lowered.contains("%2e") || lowered.contains("%2f") || lowered.contains("%5c") { return true }
-        }
-        if path.contains("\\") { return true }
-        var segmentStart = path.startIndex
-        var index = path.startIndex
-        while true {
-            if index == path.endIndex || path[index] == "/" {
-                let segment = path[segmentStart..<index]
-                if segment == "." || segment == ".." { return true }
-                if index == path.endIndex { break }
-                segmentStart = path.index(after: index)
+        let bytes = Array(path.utf8)
+        var segmentStart = 0
+        for index in 0...bytes.count {
+            if index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\\") { return true }
+                if byte == UInt8(ascii: "%"), index + 2 < bytes.count {
+                    let high = bytes[index + 1]
+                    let low = bytes[index + 2] | 0x20
+                    // %2e (.), %2f (/), %5c (\)
+                    if (high == UInt8(ascii: "2") && (low == UInt8(ascii: "e") || low == UInt8(ascii: "f")))
+                        || (high == UInt8(ascii: "5") && low == UInt8(ascii: "c")) {
+                        return true
+                    }
+                }
+                if byte != UInt8(ascii: "/") { continue }
             }
-            index = path.index(after: index)
+            let length = index - segmentStart
+            if length == 1, bytes[segmentStart] == UInt8(ascii: ".") { return true }
+            if length == 2, bytes[segmentStart] == UInt8(ascii: "."), bytes[segmentStart + 1] == UInt8(ascii: ".") {
+                return true
+            }
+            segmentStart = index + 1
         }
         return false
     }

@@ -27,9 +27,9 @@ public struct RequestTarget: Sendable {
     public var query: Substring?
 
     public init(_ uri: String) {
-        if let mark = uri.firstIndex(of: "?") {
+        if let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
             path = uri[..<mark]
-            query = uri[uri.index(after: mark)...]
+            query = uri[uri.utf8.index(after: mark)...]
         } else {
             path = uri[...]
             query = nil

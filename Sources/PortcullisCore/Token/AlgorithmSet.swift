@@ -53,9 +53,7 @@ extension JWTAlgorithm {
 
     /// The algorithm whose JWS name is exactly `bytes` (case-sensitive, RFC 7518 §3.1).
     package init?(jwsName bytes: UnsafeRawBufferPointer) {
-        // Every supported name is a few ASCII bytes, so one integer compare per candidate.
-        guard (1...8).contains(bytes.count) else { return nil }
-        let packed = packedName(bytes)
+        guard let packed = PackedName.pack(bytes) else { return nil }
         for (name, algorithm) in algorithmsByPackedName where name == packed {
             self = algorithm
             return
@@ -64,12 +62,7 @@ extension JWTAlgorithm {
     }
 }
 
-private func packedName(_ bytes: some Sequence<UInt8>) -> UInt64 {
-    var packed: UInt64 = 0
-    for byte in bytes { packed = packed << 8 | UInt64(byte) }
-    return packed
-}
-
-private let algorithmsByPackedName: [(UInt64, JWTAlgorithm)] = JWTAlgorithm.allCases.map {
-    (packedName($0.rawValue.utf8), $0)
+/// Every supported name is at most 7 bytes, so one integer compare per candidate.
+private let algorithmsByPackedName: [(UInt64, JWTAlgorithm)] = JWTAlgorithm.allCases.compactMap { algorithm in
+    PackedName.pack(algorithm.rawValue).map { ($0, algorithm) }
 }

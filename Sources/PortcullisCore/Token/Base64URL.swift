@@ -7,16 +7,19 @@
 /// string encodes to (`count % 4 == 1`), and refuses a last character whose
 /// unused low bits are not zero.
 package enum Base64URL {
-    /// Marks bytes outside the alphabet; real sextets are < 64, so one mask test rejects it.
-    private static let invalid: UInt8 = 0xFF
-
-    private static let decodeTable: [UInt8] = {
-        var table = [UInt8](repeating: invalid, count: 256)
+    /// Per input position, the sextet already shifted into place in a 24-bit
+    /// group; bytes outside the alphabet map to `invalid`, a bit no valid
+    /// group uses, so one test after OR-ing four lookups rejects a group.
+    private static let invalid: UInt32 = 1 << 24
+    private static let decodeTables: [UInt32] = {
+        var tables = [UInt32](repeating: invalid, count: 4 * 256)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
         for (value, character) in alphabet.enumerated() {
-            table[Int(character)] = UInt8(value)
+            for position in 0..<4 {
+                tables[position * 256 + Int(character)] = UInt32(value) << (18 - 6 * position)
+            }
         }
-        return table
+        return tables
     }()
 
     private static let encodeTable: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
@@ -38,19 +41,22 @@ package enum Base64URL {
         guard let outputCount = decodedCount(encodedCount: source.count), destination.count >= outputCount else {
             return nil
         }
-        return decodeTable.withUnsafeBufferPointer { table -> Int? in
-            let fullGroups = source.count / 4
+        return decodeTables.withUnsafeBufferPointer { table -> Int? in
             var input = 0
             var output = 0
-            for _ in 0..<fullGroups {
-                let a = table[Int(source[input])]
-                let b = table[Int(source[input + 1])]
-                let c = table[Int(source[input + 2])]
-                let d = table[Int(source[input + 3])]
-                guard (a | b | c | d) & 0xC0 == 0 else { return nil }
-                destination[output] = a << 2 | b >> 4
-                destination[output + 1] = b << 4 | c >> 2
-                destination[output + 2] = c << 6 | d
+            func group(_ offset: Int, _ count: Int) -> UInt32 {
+                var value: UInt32 = 0
+                for position in 0..<count {
+                    value |= table[position &* 256 &+ Int(source[offset &+ position])]
+                }
+                return value
+            }
+            while source.count - input >= 4 {
+                let value = group(input, 4)
+                guard value & invalid == 0 else { return nil }
+                destination[output] = UInt8(truncatingIfNeeded: value >> 16)
+                destination[output + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                destination[output + 2] = UInt8(truncatingIfNeeded: value)
                 input += 4
                 output += 3
             }
@@ -58,19 +64,17 @@ package enum Base64URL {
             case 0:
                 break
             case 2:
-                let a = table[Int(source[input])]
-                let b = table[Int(source[input + 1])]
-                // The low four bits of `b` encode nothing; only zero is canonical.
-                guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return nil }
-                destination[output] = a << 2 | b >> 4
+                // Two characters carry 12 bits for one byte; the low 4 must be zero to be canonical.
+                let value = group(input, 2)
+                guard value & invalid == 0, value & 0xFFFF == 0 else { return nil }
+                destination[output] = UInt8(truncatingIfNeeded: value >> 16)
                 output += 1
             case 3:
-                let a = table[Int(source[input])]
-                let b = table[Int(source[input + 1])]
-                let c = table[Int(source[input + 2])]
-                guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return nil }
-                destination[output] = a << 2 | b >> 4
-                destination[output + 1] = b << 4 | c >> 2
+                // Three characters carry 18 bits for two bytes; the low 2 must be zero.
+                let value = group(input, 3)
+                guard value & invalid == 0, value & 0xFF == 0 else { return nil }
+                destination[output] = UInt8(truncatingIfNeeded: value >> 16)
+                destination[output + 1] = UInt8(truncatingIfNeeded: value >> 8)
                 output += 2
             default:
                 return nil

@@ -3,7 +3,9 @@
 /// Only the claims we keep become Strings; everything else is validated and
 /// stepped over. Registered claims of the wrong type make the token
 /// malformed rather than "absent": a verifier that skipped `"exp": "soon"`
-/// would accept a token that never expires.
+/// would accept a token that never expires. Duplicate names are refused at
+/// the top level, where claims are read; nested objects are validated but
+/// their names are not compared, since nothing inside them is ever read.
 package struct ClaimsParser: Sendable {
     /// UTF-8 of `TokenPolicy.capturedClaims`, prepared once.
     private let capturedNames: [[UInt8]]
@@ -14,8 +16,7 @@ package struct ClaimsParser: Sendable {
 
     package func parse(_ bytes: UnsafeRawBufferPointer) throws(TokenError) -> TokenClaims {
         do throws(JSONSyntaxError) {
-            let capacity = bytes.count / MemberNameSet.minimumMemberBytes + 1
-            return try withUnsafeTemporaryAllocation(of: MemberNameSet.Entry.self, capacity: capacity) {
+            return try withUnsafeTemporaryAllocation(of: MemberNameSet.Entry.self, capacity: MemberNameSet.inlineCapacity) {
                 (storage) throws(JSONSyntaxError) -> TokenClaims in
                 var names = MemberNameSet(storage: storage)
                 return try parse(bytes, names: &names)
@@ -52,157 +53,147 @@ package struct ClaimsParser: Sendable {
             }
         }
 
-        init?(_ name: some Collection<UInt8>) {
-            switch name.count {
-            case 3:
-                if name.elementsEqual("exp".utf8) { self = .exp }
-                else if name.elementsEqual("iat".utf8) { self = .iat }
-                else if name.elementsEqual("sub".utf8) { self = .sub }
-                else if name.elementsEqual("jti".utf8) { self = .jti }
-                else if name.elementsEqual("nbf".utf8) { self = .nbf }
-                else if name.elementsEqual("iss".utf8) { self = .iss }
-                else if name.elementsEqual("aud".utf8) { self = .aud }
-                else { return nil }
-            case 4:
-                if name.elementsEqual("type".utf8) { self = .type }
-                else if name.elementsEqual("csrf".utf8) { self = .csrf }
-                else { return nil }
-            case 5:
-                if name.elementsEqual("fresh".utf8) { self = .fresh } else { return nil }
-            default:
-                return nil
+        init?(packed: UInt64?) {
+            switch packed {
+            case PackedName.jti: self = .jti
+            case PackedName.sub: self = .sub
+            case PackedName.iss: self = .iss
+            case PackedName.aud: self = .aud
+            case PackedName.exp: self = .exp
+            case PackedName.nbf: self = .nbf
+            case PackedName.iat: self = .iat
+            case PackedName.type: self = .type
+            case PackedName.csrf: self = .csrf
+            case PackedName.fresh: self = .fresh
+            default: return nil
             }
         }
     }
 
+    /// A member value as scanned: strings and numbers stay positions until someone keeps them.
+    private enum MemberValue {
+        case string(JSONString)
+        case number(Range<Int>)
+        case bool(Bool)
+        case strings([String])
+        case null
+        case container
+    }
+
+    // The claims live in locals and become a `TokenClaims` once, at the end:
+    // mutating a `TokenClaims` in place made the optimiser copy the whole
+    // struct in and out of the loop.
     private func parse(_ bytes: UnsafeRawBufferPointer, names: inout MemberNameSet) throws(JSONSyntaxError) -> TokenClaims {
         var scanner = JSONScanner(bytes)
-        var claims = TokenClaims()
-        if !capturedNames.isEmpty {
-            claims.captured = Array(repeating: nil, count: capturedNames.count)
-        }
+        var jti: String?
+        var sub: String?
+        var iss: String?
+        var aud: [String] = []
+        var exp: Double?
+        var nbf: Double?
+        var iat: Double?
+        var type: String?
+        var csrf: String?
+        var fresh: Bool?
+        var captured: [String?] = capturedNames.isEmpty ? [] : Array(repeating: nil, count: capturedNames.count)
+
         try scanner.beginObject()
         var isFirst = true
         while let name = try scanner.nextMember(isFirst: &isFirst) {
-            try names.insert(name, in: scanner)
-            let registered: Registered?
-            let isCaptured: Bool
-            if name.hasEscapes {
-                let unescaped = scanner.unescapedBytes(name)
-                registered = Registered(unescaped)
-                isCaptured = unescaped.withUnsafeBytes { isCapturedName($0) }
-            } else {
-                let raw = UnsafeRawBufferPointer(rebasing: scanner.bytes[name.start..<name.end])
-                registered = Registered(raw)
-                isCaptured = isCapturedName(raw)
+            let packed = scanner.packedName(name)
+            try names.insert(name, packed: packed, in: scanner)
+            let registered = Registered(packed: packed)
+            let isCaptured = !capturedNames.isEmpty && isCapturedName(name, in: scanner)
+            let start = scanner.index
+            let value = try readValue(&scanner, isAudience: registered == .aud)
+
+            if let registered {
+                switch (registered, value) {
+                case (.jti, .string(let string)): jti = scanner.string(string)
+                case (.sub, .string(let string)): sub = scanner.string(string)
+                case (.iss, .string(let string)): iss = scanner.string(string)
+                case (.type, .string(let string)): type = scanner.string(string)
+                case (.csrf, .string(let string)): csrf = scanner.string(string)
+                case (.aud, .string(let string)): aud = [scanner.string(string)]
+                case (.aud, .strings(let strings)): aud = strings
+                case (.fresh, .bool(let bool)): fresh = bool
+                case (.exp, .number(let range)), (.nbf, .number(let range)), (.iat, .number(let range)):
+                    guard let time = scanner.double(range), time.isFinite else {
+                        throw JSONSyntaxError("\"\(registered.name)\" must be a finite number", at: start)
+                    }
+                    switch registered {
+                    case .exp: exp = time
+                    case .nbf: nbf = time
+                    default: iat = time
+                    }
+                default:
+                    throw JSONSyntaxError("\"\(registered.name)\" must be \(registered.expectedType)", at: start)
+                }
             }
-            let capturedValue = try readValue(&scanner, into: &claims, registered: registered, capture: isCaptured)
             if isCaptured {
-                store(capturedValue, named: name, in: scanner, into: &claims)
+                let text: String?
+                switch value {
+                case .string(let string): text = scanner.string(string)
+                case .number(let range): text = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[range]), as: UTF8.self)
+                case .bool(let bool): text = bool ? "true" : "false"
+                case .strings, .null, .container: text = nil
+                }
+                // Every index naming this member gets the value: a policy may list a name twice.
+                for (index, capturedName) in capturedNames.enumerated() where scanner.string(name, equals: capturedName) {
+                    captured[index] = text
+                }
             }
         }
         try scanner.expectEnd()
-        return claims
+        return TokenClaims(
+            jti: jti, sub: sub, iss: iss, aud: aud, exp: exp, nbf: nbf, iat: iat,
+            type: type, csrf: csrf, fresh: fresh, captured: captured
+        )
     }
 
-    /// Reads one member value, storing it when it is a registered claim, and
-    /// returns its captured form when `capture` is set.
-    private func readValue(
-        _ scanner: inout JSONScanner, into claims: inout TokenClaims, registered: Registered?, capture: Bool
-    ) throws(JSONSyntaxError) -> String? {
-        let start = scanner.index
-        func wrongType(_ claim: Registered) -> JSONSyntaxError {
-            JSONSyntaxError("\"\(claim.name)\" must be \(claim.expectedType)", at: start)
-        }
-
-        guard let first = scanner.peek() else {
-            throw JSONSyntaxError("expected a value", at: start)
-        }
-        switch first {
+    /// Steps over one member value. Only `aud` arrays are read (as strings);
+    /// other containers are validated and skipped.
+    private func readValue(_ scanner: inout JSONScanner, isAudience: Bool) throws(JSONSyntaxError) -> MemberValue {
+        switch scanner.peek() {
         case UInt8(ascii: "\""):
-            let string = try scanner.scanString()
-            guard let registered else { return capture ? scanner.string(string) : nil }
-            let value = scanner.string(string)
-            switch registered {
-            case .jti: claims.jti = value
-            case .sub: claims.sub = value
-            case .iss: claims.iss = value
-            case .type: claims.type = value
-            case .csrf: claims.csrf = value
-            case .aud: claims.aud = [value]
-            case .exp, .nbf, .iat, .fresh: throw wrongType(registered)
-            }
-            return value
-
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            let range = try scanner.scanNumber()
-            if let registered {
-                guard let value = scanner.double(range), value.isFinite else {
-                    throw wrongType(registered)
-                }
-                switch registered {
-                case .exp: claims.exp = value
-                case .nbf: claims.nbf = value
-                case .iat: claims.iat = value
-                default: throw wrongType(registered)
-                }
-            }
-            guard capture else { return nil }
-            return String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[range]), as: UTF8.self)
-
+            return .string(try scanner.scanString())
+        case UInt8(ascii: "-"), UInt8(ascii: "0"), UInt8(ascii: "1"), UInt8(ascii: "2"), UInt8(ascii: "3"), UInt8(ascii: "4"),
+             UInt8(ascii: "5"), UInt8(ascii: "6"), UInt8(ascii: "7"), UInt8(ascii: "8"), UInt8(ascii: "9"):
+            return .number(try scanner.scanNumber())
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
-            let value = try scanner.scanBool()
-            if let registered {
-                guard registered == .fresh else { throw wrongType(registered) }
-                claims.fresh = value
-            }
-            return value ? "true" : "false"
-
-        case UInt8(ascii: "["):
-            if let registered {
-                guard registered == .aud else { throw wrongType(registered) }
-                claims.aud = try readStringArray(&scanner, claim: registered)
-            } else {
-                try scanner.skipValue(depth: 1)
-            }
-            return nil
-
-        case UInt8(ascii: "{"), UInt8(ascii: "n"):
-            if let registered { throw wrongType(registered) }
-            try scanner.skipValue(depth: 1)
-            return nil
-
+            return .bool(try scanner.scanBool())
+        case UInt8(ascii: "n"):
+            try scanner.scanNull()
+            return .null
+        case UInt8(ascii: "[") where isAudience:
+            return try readStringArray(&scanner).map(MemberValue.strings) ?? .container
         default:
-            // Not a value: let the scanner name the syntax error.
+            // Objects, other arrays, and anything that is not a value (the scanner names that error).
             try scanner.skipValue(depth: 1)
-            return nil
+            return .container
         }
     }
 
-    private func readStringArray(_ scanner: inout JSONScanner, claim: Registered) throws(JSONSyntaxError) -> [String] {
+    /// An `aud` array, or nil (the array stepped over) when an element is not a string.
+    private func readStringArray(_ scanner: inout JSONScanner) throws(JSONSyntaxError) -> [String]? {
         try scanner.beginArray()
         var values = [String]()
         var isFirst = true
         while try scanner.nextElement(isFirst: &isFirst) {
             guard scanner.peek() == UInt8(ascii: "\"") else {
-                throw JSONSyntaxError("\"\(claim.name)\" must be \(claim.expectedType)", at: scanner.index)
+                // Keep validating so a syntax error still wins over the type error.
+                try scanner.skipValue(depth: 2)
+                while try scanner.nextElement(isFirst: &isFirst) {
+                    try scanner.skipValue(depth: 2)
+                }
+                return nil
             }
             values.append(scanner.string(try scanner.scanString()))
         }
         return values
     }
 
-    private func isCapturedName(_ name: UnsafeRawBufferPointer) -> Bool {
-        for captured in capturedNames where captured.count == name.count {
-            if captured.withUnsafeBytes({ $0.elementsEqual(name) }) { return true }
-        }
-        return false
-    }
-
-    /// Every index naming this member gets the value: a policy may list a name twice.
-    private func store(_ value: String?, named name: JSONString, in scanner: JSONScanner, into claims: inout TokenClaims) {
-        for (index, captured) in capturedNames.enumerated() where scanner.string(name, equals: captured) {
-            claims.captured[index] = value
-        }
+    private func isCapturedName(_ name: JSONString, in scanner: JSONScanner) -> Bool {
+        capturedNames.contains { scanner.string(name, equals: $0) }
     }
 }

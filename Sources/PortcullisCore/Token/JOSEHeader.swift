@@ -26,9 +26,9 @@ package struct JOSEHeader {
 
     package static func parse(_ bytes: UnsafeRawBufferPointer) throws(TokenError) -> JOSEHeader {
         do throws(JSONSyntaxError) {
-            return try withUnsafeTemporaryAllocation(of: MemberNameSet.Entry.self, capacity: maximumMembers) {
+            return try withUnsafeTemporaryAllocation(of: MemberNameSet.Entry.self, capacity: MemberNameSet.inlineCapacity) {
                 (storage) throws(JSONSyntaxError) -> JOSEHeader in
-                var names = MemberNameSet(storage: storage)
+                var names = MemberNameSet(storage: storage, maximumCount: maximumMembers)
                 return try parse(bytes, names: &names)
             }
         } catch {
@@ -43,8 +43,9 @@ package struct JOSEHeader {
         var keyID: JSONString?
         var isFirst = true
         while let name = try scanner.nextMember(isFirst: &isFirst) {
-            try names.insert(name, in: scanner)
-            switch member(named: name, in: scanner) {
+            let packed = scanner.packedName(name)
+            try names.insert(name, packed: packed, in: scanner)
+            switch member(packed: packed) {
             case .alg:
                 guard scanner.peek() == UInt8(ascii: "\"") else { throw JSONSyntaxError("\"alg\" must be a string", at: scanner.index) }
                 algorithm = Self.algorithm(try scanner.scanString(), in: scanner)
@@ -67,20 +68,14 @@ package struct JOSEHeader {
         return JOSEHeader(algorithm: algorithm, keyID: keyID)
     }
 
-    private static func member(named name: JSONString, in scanner: JSONScanner) -> Member {
-        if name.hasEscapes {
-            return member(of: scanner.unescapedBytes(name))
+    private static func member(packed: UInt64?) -> Member {
+        switch packed {
+        case PackedName.alg: .alg
+        case PackedName.kid: .kid
+        case PackedName.typ: .typ
+        case PackedName.crit: .crit
+        default: .other
         }
-        return member(of: UnsafeRawBufferPointer(rebasing: scanner.bytes[name.start..<name.end]))
-    }
-
-    private static func member(of name: some Collection<UInt8>) -> Member {
-        guard name.count == 3 || name.count == 4 else { return .other }
-        if name.elementsEqual("alg".utf8) { return .alg }
-        if name.elementsEqual("kid".utf8) { return .kid }
-        if name.elementsEqual("typ".utf8) { return .typ }
-        if name.elementsEqual("crit".utf8) { return .crit }
-        return .other
     }
 
     private static func algorithm(_ value: JSONString, in scanner: JSONScanner) -> Algorithm {

@@ -14,37 +14,37 @@ extension JSONScanner {
     /// `strtod` (whose decimal point follows the C locale). Anything else
     /// goes through the standard library's parser.
     package func double(_ range: Range<Int>) -> Double? {
-        var index = range.lowerBound
         let end = min(range.upperBound, bytes.count)
+        var index = range.lowerBound
         guard index < end else { return nil }
         let negative = bytes[index] == UInt8(ascii: "-")
         if negative { index += 1 }
 
+        // `scanNumber` has validated the grammar, so these loops only need to
+        // know where each part stops. Significant digits beyond 19 could
+        // overflow the significand; such numbers take the slow path.
         var significand: UInt64 = 0
-        var significantDigits = 0
+        var digits = 0
         var fractionDigits = 0
-        var inFraction = false
-        var exponent = 0
-        var fastPath = true
-        while index < end {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: ".") {
-                inFraction = true
-            } else if byte | 0x20 == UInt8(ascii: "e") {
-                index += 1
-                fastPath = fastPath && parseExponent(from: index, to: end, into: &exponent)
-                break
-            } else {
-                let digit = UInt64(byte &- UInt8(ascii: "0"))
-                if significand != 0 || digit != 0 { significantDigits += 1 }
-                if significantDigits > 19 {
-                    fastPath = false
-                    break
-                }
-                significand = significand &* 10 &+ digit
-                if inFraction { fractionDigits += 1 }
-            }
+        while index < end, case let digit = bytes[index] &- UInt8(ascii: "0"), digit < 10 {
+            significand = significand &* 10 &+ UInt64(digit)
+            if significand != 0 { digits += 1 }
             index += 1
+        }
+        if index < end, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < end, case let digit = bytes[index] &- UInt8(ascii: "0"), digit < 10 {
+                significand = significand &* 10 &+ UInt64(digit)
+                if significand != 0 { digits += 1 }
+                fractionDigits += 1
+                index += 1
+            }
+        }
+        var exponent = 0
+        var fastPath = digits <= 19
+        if index < end {
+            // Only an exponent can follow.
+            fastPath = fastPath && parseExponent(from: index + 1, to: end, into: &exponent)
         }
 
         let decimalExponent = exponent - fractionDigits

@@ -32,15 +32,14 @@ package struct JSONScanner {
     package static let maximumDepth = 64
 
     package let bytes: UnsafeRawBufferPointer
-    package private(set) var index: Int
+    package internal(set) var index: Int
 
     package init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
         self.index = 0
     }
 
-    // MARK: Structure
-
+    @inline(__always)
     package mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
@@ -51,6 +50,7 @@ package struct JSONScanner {
     }
 
     /// The next significant byte, after whitespace; nil at the end.
+    @inline(__always)
     package mutating func peek() -> UInt8? {
         skipWhitespace()
         return index < bytes.count ? bytes[index] : nil
@@ -142,8 +142,6 @@ package struct JSONScanner {
         }
     }
 
-    // MARK: Literals
-
     package mutating func scanBool() throws(JSONSyntaxError) -> Bool {
         if matchLiteral("true") { return true }
         if matchLiteral("false") { return false }
@@ -164,8 +162,6 @@ package struct JSONScanner {
         index += count
         return true
     }
-
-    // MARK: Numbers
 
     /// Steps over a number and returns the range of its text. Grammar per
     /// RFC 8259 §6: no leading zeros, no leading '+', no bare '.', no hex.
@@ -198,112 +194,5 @@ package struct JSONScanner {
 
     private mutating func skipDigits() {
         while index < bytes.count, isDigit(bytes[index]) { index += 1 }
-    }
-
-    // MARK: Strings
-
-    /// Steps over a string (positioned at its opening quote), validating
-    /// escapes, surrogate pairing and UTF-8, and returns its escaped content.
-    package mutating func scanString() throws(JSONSyntaxError) -> JSONString {
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-            throw JSONSyntaxError("expected a string", at: index)
-        }
-        index += 1
-        let start = index
-        var hasEscapes = false
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                let string = JSONString(start: start, end: index, hasEscapes: hasEscapes)
-                index += 1
-                return string
-            } else if byte == UInt8(ascii: "\\") {
-                hasEscapes = true
-                try scanEscape()
-            } else if byte < 0x20 {
-                throw JSONSyntaxError("control character in string", at: index)
-            } else if byte < 0x80 {
-                index += 1
-            } else {
-                try scanUTF8Sequence()
-            }
-        }
-        throw JSONSyntaxError("unterminated string", at: start - 1)
-    }
-
-    /// At a backslash: accepts one escape; a high surrogate must be followed
-    /// by an escaped low one, and a low surrogate may not stand alone.
-    private mutating func scanEscape() throws(JSONSyntaxError) {
-        let escapeStart = index
-        index += 1
-        guard index < bytes.count else { throw JSONSyntaxError("unterminated escape", at: escapeStart) }
-        switch bytes[index] {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-             UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-            index += 1
-        case UInt8(ascii: "u"):
-            index += 1
-            let unit = try scanHex4(escapeStart: escapeStart)
-            if unit & 0xFC00 == 0xD800 {
-                guard bytes.count - index >= 2, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                    throw JSONSyntaxError("unpaired surrogate escape", at: escapeStart)
-                }
-                index += 2
-                let low = try scanHex4(escapeStart: escapeStart)
-                guard low & 0xFC00 == 0xDC00 else { throw JSONSyntaxError("unpaired surrogate escape", at: escapeStart) }
-            } else if unit & 0xFC00 == 0xDC00 {
-                throw JSONSyntaxError("unpaired surrogate escape", at: escapeStart)
-            }
-        default:
-            throw JSONSyntaxError("invalid escape", at: escapeStart)
-        }
-    }
-
-    private mutating func scanHex4(escapeStart: Int) throws(JSONSyntaxError) -> UInt16 {
-        guard bytes.count - index >= 4 else { throw JSONSyntaxError("truncated \\u escape", at: escapeStart) }
-        var value: UInt16 = 0
-        for _ in 0..<4 {
-            guard let digit = Self.hexValue(bytes[index]) else { throw JSONSyntaxError("invalid \\u escape", at: escapeStart) }
-            value = value << 4 | UInt16(digit)
-            index += 1
-        }
-        return value
-    }
-
-    package static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
-
-    /// At a byte >= 0x80: accepts exactly one well-formed UTF-8 scalar
-    /// (RFC 3629 table: no overlongs, no surrogates, nothing past U+10FFFF).
-    private mutating func scanUTF8Sequence() throws(JSONSyntaxError) {
-        let lead = bytes[index]
-        let continuationCount: Int
-        var secondLow: UInt8 = 0x80
-        var secondHigh: UInt8 = 0xBF
-        switch lead {
-        case 0xC2...0xDF: continuationCount = 1
-        case 0xE0: continuationCount = 2; secondLow = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: continuationCount = 2
-        case 0xED: continuationCount = 2; secondHigh = 0x9F
-        case 0xF0: continuationCount = 3; secondLow = 0x90
-        case 0xF1...0xF3: continuationCount = 3
-        case 0xF4: continuationCount = 3; secondHigh = 0x8F
-        default: throw JSONSyntaxError("invalid UTF-8", at: index)
-        }
-        guard bytes.count - index > continuationCount else { throw JSONSyntaxError("invalid UTF-8", at: index) }
-        let second = bytes[index + 1]
-        guard second >= secondLow, second <= secondHigh else { throw JSONSyntaxError("invalid UTF-8", at: index) }
-        var offset = 2
-        while offset <= continuationCount {
-            guard bytes[index + offset] & 0xC0 == 0x80 else { throw JSONSyntaxError("invalid UTF-8", at: index) }
-            offset += 1
-        }
-        index += continuationCount + 1
     }
 }

@@ -50,7 +50,7 @@ package enum JWKSLoader {
         let material: KeyMaterial
         switch kty {
         case "oct":
-            material = .hmac(SymmetricKey(data: try reader.bytes("k")))
+            material = .hmac(HMACKey(try reader.bytes("k")))
         case "RSA":
             try reader.refusePrivateMembers(["d", "p", "q", "dp", "dq", "qi"])
             material = .rsa(try rsaKey(&reader))
@@ -83,7 +83,7 @@ package enum JWKSLoader {
         algorithms.formIntersection(allowed)
         guard !algorithms.isEmpty else { return nil }
         if case .hmac(let secret) = material {
-            try KeyTable.checkSecretLength(secret.bitCount / 8, for: algorithms, source: reader.label)
+            try KeyTable.checkSecretLength(secret.byteCount, for: algorithms, source: reader.label)
         }
         return VerificationKey(keyID: keyID, algorithms: algorithms, material: material)
     }

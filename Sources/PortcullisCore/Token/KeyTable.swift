@@ -1,5 +1,3 @@
-import Crypto
-
 /// The verification keys, built once at start or reload and then only read.
 ///
 /// Order matters for tokens without `kid` (see `TokenVerifier`): the HMAC
@@ -30,7 +28,7 @@ public struct KeyTable: Sendable {
             try Self.checkSecretLength(hmacSecret.count, for: usable, source: "HMAC secret")
             // A secret with no HS algorithm configured is inert rather than an error: it may be kept for `mint`.
             if !usable.isEmpty {
-                keys.append(VerificationKey(keyID: nil, algorithms: usable, material: .hmac(SymmetricKey(data: hmacSecret))))
+                keys.append(VerificationKey(keyID: nil, algorithms: usable, material: .hmac(HMACKey(hmacSecret))))
             }
         }
 

@@ -3,44 +3,78 @@
 /// RFC 7515 §4 lets a JWS parser either reject duplicate header names or
 /// take the last one; RFC 7519 §4 says the same of claims. Parsers that
 /// differ here read different claims out of the same signed token, so we
-/// reject. Storage is caller-provided (a stack buffer from
-/// `withUnsafeTemporaryAllocation`); lookups compare a 32-bit hash before
-/// bytes. The search is linear, which is fine for the few members of a
-/// header (capped) or of a payload (parsed only after its signature verified).
+/// reject. The first `inlineCapacity` names live in caller-provided stack
+/// storage (small enough that `withUnsafeTemporaryAllocation` needs no
+/// stack-depth check); rare objects with more members spill to the heap.
+/// Lookups compare a hash, then packed names or bytes. The search is linear,
+/// which is fine for the few members of a header (capped) or of a payload
+/// (parsed only after its signature verified).
 package struct MemberNameSet {
+    /// 16 entries × 48 bytes stays under the 1 KiB that the standard library
+    /// allocates on the stack without asking the runtime.
+    package static let inlineCapacity = 16
+
     package struct Entry {
         var hash: UInt32
+        /// `PackedName` of names up to 7 bytes, which then compare as integers.
+        var packed: UInt64?
         var name: JSONString
     }
 
-    /// Bytes of the shortest member `"":0,` — bounds how many names an object of n bytes can hold.
-    package static let minimumMemberBytes = 5
-
     private let storage: UnsafeMutableBufferPointer<Entry>
-    private var count = 0
+    private var inlineCount = 0
+    private var overflow: [Entry] = []
+    private let maximumCount: Int
 
-    package init(storage: UnsafeMutableBufferPointer<Entry>) {
+    package init(storage: UnsafeMutableBufferPointer<Entry>, maximumCount: Int = .max) {
         self.storage = storage
+        self.maximumCount = maximumCount
     }
 
     /// Records `name`, refusing a repeat, or a name beyond the storage's capacity.
     package mutating func insert(_ name: JSONString, in scanner: JSONScanner) throws(JSONSyntaxError) {
-        let hash = Self.hash(name, in: scanner)
-        for index in 0..<count where storage[index].hash == hash {
-            if Self.equal(storage[index].name, name, in: scanner) {
+        try insert(name, packed: scanner.packedName(name), in: scanner)
+    }
+
+    /// As `insert(_:in:)` when the caller already has `scanner.packedName(name)`.
+    package mutating func insert(_ name: JSONString, packed: UInt64?, in scanner: JSONScanner) throws(JSONSyntaxError) {
+        let hash: UInt32
+        if let packed {
+            hash = UInt32(truncatingIfNeeded: packed ^ packed >> 29)
+        } else if name.hasEscapes {
+            hash = Self.fnv1a(scanner.unescapedBytes(name))
+        } else {
+            hash = Self.fnv1a(UnsafeRawBufferPointer(rebasing: scanner.bytes[name.start..<name.end]))
+        }
+        for index in 0..<inlineCount where storage[index].hash == hash {
+            if Self.same(storage[index], name, packed, in: scanner) {
                 throw JSONSyntaxError("duplicate member name", at: name.start)
             }
         }
-        guard count < storage.count else { throw JSONSyntaxError("more than \(storage.count) members", at: name.start) }
-        storage[count] = Entry(hash: hash, name: name)
-        count += 1
+        for entry in overflow where entry.hash == hash {
+            if Self.same(entry, name, packed, in: scanner) {
+                throw JSONSyntaxError("duplicate member name", at: name.start)
+            }
+        }
+        guard inlineCount + overflow.count < maximumCount else {
+            throw JSONSyntaxError("more than \(maximumCount) members", at: name.start)
+        }
+        let entry = Entry(hash: hash, packed: packed, name: name)
+        if inlineCount < storage.count {
+            storage[inlineCount] = entry
+            inlineCount += 1
+        } else {
+            overflow.append(entry)
+        }
     }
 
-    private static func hash(_ name: JSONString, in scanner: JSONScanner) -> UInt32 {
-        if name.hasEscapes {
-            return fnv1a(scanner.unescapedBytes(name))
+    private static func same(_ entry: Entry, _ name: JSONString, _ packed: UInt64?, in scanner: JSONScanner) -> Bool {
+        switch (entry.packed, packed) {
+        case let (a?, b?): a == b
+        // A name of 7 bytes or fewer never equals a longer one.
+        case (nil, _?), (_?, nil): false
+        case (nil, nil): equal(entry.name, name, in: scanner)
         }
-        return fnv1a(UnsafeRawBufferPointer(rebasing: scanner.bytes[name.start..<name.end]))
     }
 
     private static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt32 {

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Verifies compact JWS tokens (RFC 7515 §7.1) against a key table and policy.
 ///
 /// Pure and synchronous: it runs inline on the event loop for every request,
@@ -18,22 +26,34 @@
 /// Candidates exist but none fits `alg` → `algorithmNotAllowed`; fitting keys
 /// exist but none verifies → `badSignature`.
 public struct TokenVerifier: Sendable {
-    private let keys: KeyTable
-    private let allowed: AlgorithmSet
-    private let claimsParser: ClaimsParser
-    private let claimValidator: ClaimValidator
+    /// One immutable reference, so the closures of the request path copy a
+    /// pointer instead of every array and string of the configuration.
+    private final class Configuration: Sendable {
+        let keys: [VerificationKey]
+        let usesKeyIDs: Bool
+        let allowed: AlgorithmSet
+        let claimsParser: ClaimsParser
+        let claimValidator: ClaimValidator
+
+        init(keys: KeyTable, policy: TokenPolicy) {
+            self.keys = keys.keys
+            self.usesKeyIDs = keys.usesKeyIDs
+            self.allowed = AlgorithmSet(policy.algorithms)
+            self.claimsParser = ClaimsParser(capturedClaims: policy.capturedClaims)
+            self.claimValidator = ClaimValidator(policy: policy)
+        }
+    }
+
+    private let configuration: Configuration
 
     public init(keys: KeyTable, policy: TokenPolicy) {
-        self.keys = keys
-        self.allowed = AlgorithmSet(policy.algorithms)
-        self.claimsParser = ClaimsParser(capturedClaims: policy.capturedClaims)
-        self.claimValidator = ClaimValidator(policy: policy)
+        self.configuration = Configuration(keys: keys, policy: policy)
     }
 
     /// Verifies the compact JWS and its claims at time `now` (seconds since 1970).
     public func verify(_ token: Substring, now: Double) throws(TokenError) -> VerifiedToken {
         let verified = try verifySignature(token)
-        try claimValidator.validate(verified.claims, now: now)
+        try configuration.claimValidator.validate(verified.claims, now: now)
         return verified
     }
 
@@ -83,7 +103,7 @@ public struct TokenVerifier: Sendable {
                 keyID: jose.keyID,
                 in: JSONScanner(headerBytes)
             )
-            let claims = try claimsParser.parse(UnsafeRawBufferPointer(payload))
+            let claims = try configuration.claimsParser.parse(UnsafeRawBufferPointer(payload))
             return VerifiedToken(algorithm: algorithm, keyID: keyID, claims: claims)
         }
     }
@@ -95,7 +115,7 @@ public struct TokenVerifier: Sendable {
         case .unsupported:
             throw TokenError(.algorithmNotAllowed, "alg is not a supported JWS algorithm")
         case .supported(let algorithm):
-            guard allowed.contains(algorithm) else {
+            guard configuration.allowed.contains(algorithm) else {
                 throw TokenError(.algorithmNotAllowed, "alg \(algorithm.rawValue) is not a configured algorithm")
             }
             return algorithm
@@ -110,18 +130,20 @@ public struct TokenVerifier: Sendable {
         keyID: JSONString?,
         in header: JSONScanner
     ) throws(TokenError) -> String? {
-        let selectByKeyID = keyID != nil && keys.usesKeyIDs
+        let keys = configuration.keys
+        let selectByKeyID = keyID != nil && configuration.usesKeyIDs
         var sawKeyWithKeyID = false
         var sawFittingKey = false
-        for key in keys.keys {
+        // Indices, not `for key in keys`: that copies each entry and retains its material.
+        for index in keys.indices {
             if selectByKeyID, let keyID {
-                guard key.keyID != nil, header.string(keyID, equals: key.keyIDBytes) else { continue }
+                guard keys[index].keyID != nil, header.string(keyID, equals: keys[index].keyIDBytes) else { continue }
                 sawKeyWithKeyID = true
             }
-            guard key.algorithms.contains(algorithm) else { continue }
+            guard keys[index].algorithms.contains(algorithm) else { continue }
             sawFittingKey = true
-            if SignatureVerifier.isValid(signature, of: signingInput, algorithm: algorithm, key: key.material) {
-                return key.keyID ?? keyID.map { header.string($0) }
+            if SignatureVerifier.isValid(signature, of: signingInput, algorithm: algorithm, key: keys[index].material) {
+                return keys[index].keyID ?? keyID.map { header.string($0) }
             }
         }
         if selectByKeyID, !sawKeyWithKeyID {
@@ -154,19 +176,19 @@ private struct CompactSegments {
     var signingInput: Range<Int> { header.lowerBound..<payload.upperBound }
 
     init(_ token: UnsafeRawBufferPointer) throws(TokenError) {
-        var first = -1
-        var second = -1
-        for index in 0..<token.count where token[index] == UInt8(ascii: ".") {
-            if first < 0 {
-                first = index
-            } else if second < 0 {
-                second = index
-            } else {
-                // Five segments would be JWE, which we do not accept either.
-                throw .malformed("token has more than three segments")
-            }
+        // memchr is vectorised; the dots are the only bytes this pass needs.
+        guard let base = token.baseAddress,
+              let firstDot = memchr(base, Int32(UInt8(ascii: ".")), token.count)
+        else { throw .malformed("token does not have three dot-separated segments") }
+        let first = base.distance(to: UnsafeRawPointer(firstDot))
+        guard let secondDot = memchr(base + first + 1, Int32(UInt8(ascii: ".")), token.count - first - 1) else {
+            throw .malformed("token does not have three dot-separated segments")
         }
-        guard second >= 0 else { throw .malformed("token does not have three dot-separated segments") }
+        let second = base.distance(to: UnsafeRawPointer(secondDot))
+        if memchr(base + second + 1, Int32(UInt8(ascii: ".")), token.count - second - 1) != nil {
+            // Five segments would be JWE, which we do not accept either.
+            throw .malformed("token has more than three segments")
+        }
         header = 0..<first
         payload = first + 1..<second
         signature = second + 1..<token.count

@@ -6,12 +6,17 @@ import PortcullisCore
 /// client-sent copies of our claim headers out, X-Forwarded-* set, claims in, prefix prepended.
 struct ForwardedRequestHead {
     /// Lower-cased names of the claim headers, to strip whatever case the client used.
-    let claimHeaderNames: Set<String>
+    let claimHeaderNames: [String]
     let pathPrefix: String
 
     init(claimHeaders: ClaimHeaderPlan, pathPrefix: String) {
-        self.claimHeaderNames = Set(claimHeaders.headerNames.map { $0.lowercased() })
+        self.claimHeaderNames = claimHeaders.headerNames.map { $0.lowercased() }
         self.pathPrefix = pathPrefix
+    }
+
+    private func isClaimHeader(_ name: String) -> Bool {
+        for claimName in claimHeaderNames where HeaderName.equals(name, claimName) { return true }
+        return false
     }
 
     func make(from head: HTTPRequestHead, clientAddress: String?, claims: TokenClaims?,
@@ -22,20 +27,19 @@ struct ForwardedRequestHead {
         var forwardedFor: String?
         var host: String?
         for (name, value) in head.headers {
-            let lower = name.lowercased()
-            if HopByHop.isHopByHop(lower) || named.contains(lower) || claimHeaderNames.contains(lower) {
+            if HopByHop.isHopByHop(name) || HopByHop.isNamed(name, in: named) || isClaimHeader(name) {
                 continue
             }
-            switch lower {
-            case "x-forwarded-for":
-                forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
-                continue
-            case "x-forwarded-proto", "x-forwarded-host":
-                continue
-            case "host":
+            if HeaderName.hasPrefix(name, "x-forwarded-") {
+                if HeaderName.equals(name, "x-forwarded-for") {
+                    forwardedFor = forwardedFor.map { $0 + ", " + value } ?? value
+                    continue
+                }
+                if HeaderName.equals(name, "x-forwarded-proto") || HeaderName.equals(name, "x-forwarded-host") {
+                    continue
+                }
+            } else if host == nil, HeaderName.equals(name, "host") {
                 host = value
-            default:
-                break
             }
             headers.add(name: name, value: value)
         }
@@ -49,34 +53,36 @@ struct ForwardedRequestHead {
         if let claims {
             plan.forEachHeader(of: claims) { name, value in headers.add(name: name, value: value) }
         }
-        var forwarded = HTTPRequestHead(version: .http1_1, method: head.method,
-                                        uri: pathPrefix.isEmpty ? head.uri : pathPrefix + head.uri,
-                                        headers: headers)
-        forwarded.version = .http1_1
-        return forwarded
+        return HTTPRequestHead(version: .http1_1, method: head.method,
+                               uri: pathPrefix.isEmpty ? head.uri : pathPrefix + head.uri, headers: headers)
     }
 }
 
 enum HopByHop {
     /// Per RFC 9110 §7.6.1 plus the legacy ones. Transfer-Encoding is not here: it frames the
     /// body, and NIO's encoder re-frames what we forward.
-    static func isHopByHop(_ lowerName: String) -> Bool {
-        switch lowerName {
-        case "connection", "keep-alive", "te", "trailer", "upgrade": true
-        default: lowerName.hasPrefix("proxy-")
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return HeaderName.equals(name, "te")
+        case 7: return HeaderName.equals(name, "trailer") || HeaderName.equals(name, "upgrade")
+        case 10: return HeaderName.equals(name, "connection") || HeaderName.equals(name, "keep-alive")
+                || HeaderName.hasPrefix(name, "proxy-")
+        default: return HeaderName.hasPrefix(name, "proxy-")
         }
     }
 
     /// Header names listed in `Connection`, lower-cased ("close" and "keep-alive" included, harmlessly).
-    static func namedByConnection(_ headers: HTTPHeaders) -> Set<String> {
-        var names = Set<String>()
-        for value in headers["connection"] {
-            for token in value.split(separator: ",") {
-                let name = token.trimmingCharacters(in: .whitespaces).lowercased()
-                if !name.isEmpty { names.insert(name) }
-            }
+    static func namedByConnection(_ headers: HTTPHeaders) -> [String] {
+        var names: [String] = []
+        for (name, value) in headers where HeaderName.equals(name, "connection") {
+            names += HeaderName.connectionTokens(value)
         }
         return names
+    }
+
+    static func isNamed(_ name: String, in named: [String]) -> Bool {
+        for candidate in named where HeaderName.equals(name, candidate) { return true }
+        return false
     }
 
     /// The upstream's response with hop-by-hop headers removed; framing headers kept.
@@ -84,7 +90,7 @@ enum HopByHop {
         let named = namedByConnection(head.headers)
         var needsFilter = !named.isEmpty
         if !needsFilter {
-            for (name, _) in head.headers where isHopByHop(name.lowercased()) {
+            for (name, _) in head.headers where isHopByHop(name) {
                 needsFilter = true
                 break
             }
@@ -92,9 +98,7 @@ enum HopByHop {
         guard needsFilter else { return head }
         var filtered = head
         filtered.headers = HTTPHeaders()
-        for (name, value) in head.headers {
-            let lower = name.lowercased()
-            if isHopByHop(lower) || named.contains(lower) { continue }
+        for (name, value) in head.headers where !isHopByHop(name) && !isNamed(name, in: named) {
             filtered.headers.add(name: name, value: value)
         }
         return filtered

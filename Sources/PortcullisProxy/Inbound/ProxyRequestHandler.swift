@@ -56,7 +56,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private var upstream: UpstreamConnection?
     private var responseStarted = false
     private var upstreamKeepAlive = true
-    private var timeout: Scheduled<Void>?
+    /// When the current request's upstream must have answered; nil when nothing is awaited.
+    private var responseDeadline: NIODeadline?
+    /// The one pending timer of this connection. It is not cancelled per request: when it
+    /// fires it checks `responseDeadline` and re-arms itself for a later one, so a keep-alive
+    /// connection schedules about one timer per timeout period instead of one per request.
+    private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
     private var upstreamNeedsFlush = false
     private var clientNeedsFlush = false
 
@@ -152,6 +158,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     func channelInactive(context: ChannelHandlerContext) {
         phase = .closing
         cancelTimeout()
+        timer?.cancel()
+        timer = nil
         if let upstream {
             self.upstream = nil
             upstream.handler.receiver = nil
@@ -297,15 +305,34 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             connection.write(part)
         }
         connection.flush()
-        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: snapshot.upstreamTimeout) {
-            self.upstreamTimedOut()
-        }
+        armTimeout(NIODeadline.now() + snapshot.upstreamTimeout, context: context)
         if connection.channel.isWritable { resumeClientReads() } else { pauseClientReads() }
     }
 
-    private func upstreamTimedOut() {
+    private func armTimeout(_ deadline: NIODeadline, context: ChannelHandlerContext) {
+        responseDeadline = deadline
+        if let firesAt = timerFiresAt, firesAt <= deadline { return }
+        timer?.cancel()
+        scheduleTimer(at: deadline, context: context)
+    }
+
+    private func scheduleTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        timerFiresAt = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerFiresAt = nil
+        guard let deadline = responseDeadline, let context else { return }
+        if deadline > NIODeadline.now() {
+            scheduleTimer(at: deadline, context: context)
+            return
+        }
         guard phase == .forwarding, !responseStarted else { return }
-        timeout = nil
+        responseDeadline = nil
         detachUpstream(reuse: false)
         deny(.upstreamTimeout, jti: verifiedClaims?.jti)
     }
@@ -463,8 +490,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     }
 
     private func cancelTimeout() {
-        timeout?.cancel()
-        timeout = nil
+        responseDeadline = nil
     }
 
     private func pauseClientReads() {
