@@ -40,7 +40,9 @@ cleanup() {
   wait 2>/dev/null || true
   echo; echo "stopped."
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+# Ctrl-C is how this is meant to end: stop the children, exit 0.
+trap 'cleanup; exit 0' INT TERM
 
 "$BIN/portcullis-demo-upstream" "$UPSTREAM_PORT" &
 pids+=($!)

@@ -39,9 +39,9 @@ final class JSONScannerTests: XCTestCase {
 
     func number(_ json: String) -> Double? {
         try? scan(json) { (scanner) throws(JSONSyntaxError) -> Double? in
-            let range = try scanner.scanNumber()
+            let number = try scanner.scanNumber()
             try scanner.expectEnd()
-            return scanner.double(range)
+            return scanner.double(number)
         }.get()
     }
 

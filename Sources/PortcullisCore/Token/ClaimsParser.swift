@@ -73,7 +73,7 @@ package struct ClaimsParser: Sendable {
     /// A member value as scanned: strings and numbers stay positions until someone keeps them.
     private enum MemberValue {
         case string(JSONString)
-        case number(Range<Int>)
+        case number(JSONNumber)
         case bool(Bool)
         case strings([String])
         case null
@@ -117,8 +117,8 @@ package struct ClaimsParser: Sendable {
                 case (.aud, .string(let string)): aud = [scanner.string(string)]
                 case (.aud, .strings(let strings)): aud = strings
                 case (.fresh, .bool(let bool)): fresh = bool
-                case (.exp, .number(let range)), (.nbf, .number(let range)), (.iat, .number(let range)):
-                    guard let time = scanner.double(range), time.isFinite else {
+                case (.exp, .number(let number)), (.nbf, .number(let number)), (.iat, .number(let number)):
+                    guard let time = scanner.double(number), time.isFinite else {
                         throw JSONSyntaxError("\"\(registered.name)\" must be a finite number", at: start)
                     }
                     switch registered {
@@ -134,7 +134,7 @@ package struct ClaimsParser: Sendable {
                 let text: String?
                 switch value {
                 case .string(let string): text = scanner.string(string)
-                case .number(let range): text = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[range]), as: UTF8.self)
+                case .number(let number): text = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[number.range]), as: UTF8.self)
                 case .bool(let bool): text = bool ? "true" : "false"
                 case .strings, .null, .container: text = nil
                 }

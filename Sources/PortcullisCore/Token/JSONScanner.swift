@@ -163,36 +163,68 @@ package struct JSONScanner {
         return true
     }
 
-    /// Steps over a number and returns the range of its text. Grammar per
-    /// RFC 8259 §6: no leading zeros, no leading '+', no bare '.', no hex.
-    package mutating func scanNumber() throws(JSONSyntaxError) -> Range<Int> {
+    /// Steps over a number, validating the RFC 8259 §6 grammar (no leading
+    /// zeros, no leading '+', no bare '.', no hex), and returns its text's
+    /// range with the parts `double(_:)` needs, gathered on the way so a
+    /// number is walked once.
+    package mutating func scanNumber() throws(JSONSyntaxError) -> JSONNumber {
+        // Locals, not `self.index`: see `scanString`.
         let start = index
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard index < bytes.count, isDigit(bytes[index]) else { throw JSONSyntaxError("invalid value", at: start) }
-        if bytes[index] == UInt8(ascii: "0") {
-            index += 1
-        } else {
-            skipDigits()
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { throw JSONSyntaxError("invalid value", at: start) }
+        func byte(_ offset: Int) -> UInt8 { base.load(fromByteOffset: offset, as: UInt8.self) }
+        func digit(_ offset: Int) -> UInt8? {
+            guard offset < count, case let value = byte(offset) &- UInt8(ascii: "0"), value < 10 else { return nil }
+            return value
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            guard index < bytes.count, isDigit(bytes[index]) else { throw JSONSyntaxError("digit expected after '.'", at: index) }
-            skipDigits()
-        }
-        if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
-            index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard index < bytes.count, isDigit(bytes[index]) else { throw JSONSyntaxError("digit expected in exponent", at: index) }
-            skipDigits()
-        }
-        return start..<index
-    }
 
-    private func isDigit(_ byte: UInt8) -> Bool {
-        byte &- UInt8(ascii: "0") < 10
-    }
-
-    private mutating func skipDigits() {
-        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+        var position = start
+        let isNegative = position < count && byte(position) == UInt8(ascii: "-")
+        if isNegative { position += 1 }
+        guard let first = digit(position) else { throw JSONSyntaxError("invalid value", at: start) }
+        var significand: UInt64 = 0
+        var significantDigits = 0
+        var fractionDigits = 0
+        position += 1
+        if first != 0 {
+            significand = UInt64(first)
+            significantDigits = 1
+            while let next = digit(position) {
+                significand = significand &* 10 &+ UInt64(next)
+                significantDigits += 1
+                position += 1
+            }
+        }
+        if position < count, byte(position) == UInt8(ascii: ".") {
+            position += 1
+            guard digit(position) != nil else { throw JSONSyntaxError("digit expected after '.'", at: position) }
+            while let next = digit(position) {
+                significand = significand &* 10 &+ UInt64(next)
+                if significand != 0 { significantDigits += 1 }
+                fractionDigits += 1
+                position += 1
+            }
+        }
+        var exponent = 0
+        if position < count, byte(position) | 0x20 == UInt8(ascii: "e") {
+            position += 1
+            var isNegativeExponent = false
+            if position < count, byte(position) == UInt8(ascii: "+") || byte(position) == UInt8(ascii: "-") {
+                isNegativeExponent = byte(position) == UInt8(ascii: "-")
+                position += 1
+            }
+            guard digit(position) != nil else { throw JSONSyntaxError("digit expected in exponent", at: position) }
+            while let next = digit(position) {
+                // Past four digits the value is far outside the fast path; stop growing it.
+                if exponent < 10_000 { exponent = exponent * 10 + Int(next) }
+                position += 1
+            }
+            if isNegativeExponent { exponent = -exponent }
+        }
+        index = position
+        return JSONNumber(
+            range: start..<position, isNegative: isNegative, significand: significand,
+            significantDigits: significantDigits, fractionDigits: fractionDigits, exponent: exponent
+        )
     }
 }

@@ -52,8 +52,8 @@ package indirect enum JSONValue: Sendable, Equatable {
             try scanner.scanNull()
             return .null
         default:
-            let range = try scanner.scanNumber()
-            return .number(String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[range]), as: UTF8.self))
+            let number = try scanner.scanNumber()
+            return .number(String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[number.range]), as: UTF8.self))
         }
     }
 }
