@@ -37,15 +37,22 @@ public struct Gate: Sendable {
         self.claimHeaders = claimHeaders
     }
 
+    /// `cache`, when given, is the calling event loop's verified-token cache.
     public func decide(method: RequestMethodClass, target: RequestTarget,
-                       headers: some RequestHeaders, now: Double) -> Decision {
+                       headers: some RequestHeaders, now: Double, cache: VerifiedTokenCache? = nil) -> Decision {
         if publicPaths.matches(target.path) { return .forwardPublic }
         guard let found = extractor.extract(from: headers, target: target) else {
             return .deny(.missingToken)
         }
         let token: VerifiedToken
         do {
-            token = try verifier.verify(found.token, now: now)
+            if let cache, let cached = cache.lookup(found.token, verifier: verifier, now: now) {
+                try verifier.validate(cached.claims, now: now)
+                token = cached
+            } else {
+                token = try verifier.verify(found.token, now: now)
+                cache?.insert(found.token, token, verifier: verifier, now: now)
+            }
         } catch {
             return .deny(Denial(error))
         }

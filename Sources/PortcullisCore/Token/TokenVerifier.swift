@@ -57,6 +57,15 @@ public struct TokenVerifier: Sendable {
         return verified
     }
 
+    /// The claim checks of `verify` alone (exp, nbf, iat, iss, aud, type), for a token whose
+    /// signature verified earlier (the verified-token cache).
+    public func validate(_ claims: TokenClaims, now: Double) throws(TokenError) {
+        try configuration.claimValidator.validate(claims, now: now)
+    }
+
+    /// Identifies the key table and policy: cached verdicts of one verifier are not valid for another.
+    public var identity: ObjectIdentifier { ObjectIdentifier(configuration) }
+
     /// Signature only + claims parsing, no time/iss/aud/type checks (used by the admin API when revoking by token).
     public func verifySignature(_ token: Substring) throws(TokenError) -> VerifiedToken {
         let result = token.utf8.withContiguousStorageIfAvailable { buffer in

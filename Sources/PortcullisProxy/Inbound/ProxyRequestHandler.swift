@@ -29,6 +29,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
 
     private let snapshots: GateSnapshotBox
     private let pool: UpstreamConnectionPool
+    private let tokenCache: VerifiedTokenCache
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var clientAddress: String?
@@ -70,9 +71,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private var readsPaused = false
     private var readPending = false
 
-    init(snapshots: GateSnapshotBox, pool: UpstreamConnectionPool, logger: Logger) {
+    init(snapshots: GateSnapshotBox, pool: UpstreamConnectionPool, tokenCache: VerifiedTokenCache, logger: Logger) {
         self.snapshots = snapshots
         self.pool = pool
+        self.tokenCache = tokenCache
         self.logger = logger
     }
 
@@ -209,7 +211,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         }
         let decision = snapshot.gate.decide(
             method: RequestMethodClass(method: head.method.rawValue), target: RequestTarget(head.uri),
-            headers: head.headers, now: Date().timeIntervalSince1970)
+            headers: head.headers, now: Date().timeIntervalSince1970, cache: tokenCache)
         switch decision {
         case .forwardPublic:
             forward()

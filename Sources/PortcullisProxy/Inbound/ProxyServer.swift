@@ -32,8 +32,9 @@ public final class ProxyServer: Service, Sendable {
     private let logger: Logger
     private let serverChannel: Channel
     private let quiescing: ServerQuiescingHelper
-    /// One pool per event loop, keyed by the loop's identity; built once, read without locks.
-    private let pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>]
+    /// What each event loop owns (upstream pool, verified-token cache), keyed by the loop's
+    /// identity; built once, read without locks.
+    private let loops: [ObjectIdentifier: NIOLoopBound<LoopState>]
 
     public var localAddress: SocketAddress? { serverChannel.localAddress }
 
@@ -44,22 +45,23 @@ public final class ProxyServer: Service, Sendable {
         self.logger = logger
         let snapshots = GateSnapshotBox(snapshot.build())
         self.snapshots = snapshots
-        var pools: [ObjectIdentifier: NIOLoopBound<UpstreamConnectionPool>] = [:]
+        var loops: [ObjectIdentifier: NIOLoopBound<LoopState>] = [:]
         let poolSettings = UpstreamConnectionPool.Settings(
             host: settings.upstream.host, port: settings.upstream.port, connectTimeout: settings.connectTimeout)
         for loop in group.makeIterator() {
-            pools[ObjectIdentifier(loop)] = try await loop.submit {
-                NIOLoopBound(UpstreamConnectionPool(eventLoop: loop, settings: poolSettings), eventLoop: loop)
+            loops[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(LoopState(pool: UpstreamConnectionPool(eventLoop: loop, settings: poolSettings),
+                                       tokenCache: VerifiedTokenCache()), eventLoop: loop)
             }.get()
         }
-        self.pools = pools
+        self.loops = loops
         let quiescing = ServerQuiescingHelper(group: group)
         self.quiescing = quiescing
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = settings.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = settings.maxHeaderBytes
         let limits = decoderLimits
-        let frozenPools = pools
+        let frozenLoops = loops
         let handlerLogger = logger
         self.serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -75,14 +77,15 @@ public final class ProxyServer: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard let pool = frozenPools[ObjectIdentifier(channel.eventLoop)]?.value else {
+                    guard let state = frozenLoops[ObjectIdentifier(channel.eventLoop)]?.value else {
                         throw ChannelError.ioOnClosedChannel
                     }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withErrorHandling: false,
                         withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
                     try channel.pipeline.syncOperations.addHandler(
-                        ProxyRequestHandler(snapshots: snapshots, pool: pool, logger: handlerLogger))
+                        ProxyRequestHandler(snapshots: snapshots, pool: state.pool, tokenCache: state.tokenCache,
+                                            logger: handlerLogger))
                 }
             }
             .bind(host: settings.host, port: settings.port)
@@ -122,9 +125,20 @@ public final class ProxyServer: Service, Sendable {
         shutdown()
         try await drainPromise.future?.get()
         for loop in group.makeIterator() {
-            guard let pool = pools[ObjectIdentifier(loop)] else { continue }
-            try? await loop.flatSubmit { pool.value.closeAll() }.get()
+            guard let state = loops[ObjectIdentifier(loop)] else { continue }
+            try? await loop.flatSubmit { state.value.pool.closeAll() }.get()
         }
+    }
+}
+
+/// Per-event-loop state, used only on its loop.
+final class LoopState {
+    let pool: UpstreamConnectionPool
+    let tokenCache: VerifiedTokenCache
+
+    init(pool: UpstreamConnectionPool, tokenCache: VerifiedTokenCache) {
+        self.pool = pool
+        self.tokenCache = tokenCache
     }
 }
 
