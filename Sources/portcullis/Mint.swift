@@ -34,6 +34,15 @@ struct Mint: ParsableCommand {
     @Option(name: .customLong("claim"), help: ArgumentHelp("An extra string claim, repeatable.", valueName: "k=v"))
     var claims: [String] = []
 
+    @Option(help: ArgumentHelp("PEM private key for RS*/PS*/ES*/EdDSA.", valueName: "FILE"))
+    var privateKeyFile: String?
+
+    @Option(help: "Algorithm to sign with (default: the first of jwt.algorithms the key can sign).")
+    var algorithm: String?
+
+    @Option(help: "A kid header, for verifiers that pick keys from a JWKS.")
+    var kid: String?
+
     func run() throws {
         guard type == "access" || type == "refresh" else {
             throw ValidationError("--type must be access or refresh, not \(type)")
@@ -56,18 +65,55 @@ struct Mint: ParsableCommand {
             for problem in error.problems { printError("  \(problem)") }
             throw ExitCode(1)
         }
-        guard let secret = configuration.jwt.secret,
-              let algorithm = configuration.jwt.algorithms.first(where: { $0.rawValue.hasPrefix("HS") })
-        else {
-            printError("mint needs an HS256/HS384/HS512 algorithm in jwt.algorithms and jwt.secret or jwt.secret_file")
+        let minter: TokenMinter
+        do {
+            minter = try makeMinter(configuration.jwt)
+        } catch let error as TokenMinter.MintError {
+            printError("mint: \(error.description)")
             throw ExitCode(1)
         }
-        let minter = try TokenMinter(algorithm: algorithm, secret: Array(secret.utf8))
         let token = minter.mint(
             .init(subject: sub, ttlSeconds: ttlSeconds, type: type, fresh: fresh, jti: jti ?? UUID().uuidString,
                   extraClaims: extra),
             issuer: configuration.jwt.issuer, audience: configuration.jwt.audience,
-            now: Date().timeIntervalSince1970)
+            now: Date().timeIntervalSince1970, keyID: kid)
         print(token)
+    }
+
+    private func makeMinter(_ jwt: Configuration.JWT) throws -> TokenMinter {
+        let hmac: Set<JWTAlgorithm> = [.HS256, .HS384, .HS512]
+        var chosen: JWTAlgorithm?
+        if let algorithm {
+            guard let parsed = JWTAlgorithm(rawValue: algorithm) ?? JWTAlgorithm.allCases.first(where: {
+                $0.rawValue.lowercased() == algorithm.lowercased()
+            }) else {
+                throw TokenMinter.MintError(description: "--algorithm \(algorithm): not one of \(JWTAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            chosen = parsed
+        }
+        if let privateKeyFile {
+            let pem: String
+            do {
+                pem = try String(contentsOfFile: privateKeyFile, encoding: .utf8)
+            } catch {
+                throw TokenMinter.MintError(description: "--private-key-file \(privateKeyFile): cannot read: \(error.localizedDescription)")
+            }
+            var lastError: TokenMinter.MintError?
+            for candidate in chosen.map({ [$0] }) ?? jwt.algorithms where !hmac.contains(candidate) {
+                do {
+                    return try TokenMinter(algorithm: candidate, privateKeyPEM: pem)
+                } catch {
+                    lastError = error
+                }
+            }
+            throw lastError ?? TokenMinter.MintError(description: "jwt.algorithms has no RS/PS/ES/EdDSA algorithm for --private-key-file")
+        }
+        guard let secret = jwt.secret else {
+            throw TokenMinter.MintError(description: "needs jwt.secret or jwt.secret_file (HS*), or --private-key-file (RS/PS/ES/EdDSA)")
+        }
+        guard let algorithm = chosen ?? jwt.algorithms.first(where: hmac.contains) else {
+            throw TokenMinter.MintError(description: "jwt.algorithms has no HS256/HS384/HS512 to sign with jwt.secret")
+        }
+        return try TokenMinter(algorithm: algorithm, secret: Array(secret.utf8))
     }
 }
