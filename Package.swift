@@ -58,6 +58,7 @@ let package = Package(
         .executableTarget(name: "portcullis", dependencies: [
             "PortcullisCore", "PortcullisGateway",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -16,9 +16,10 @@ struct Portcullis: AsyncParsableCommand {
               portcullis serve --config portcullis.yaml
               portcullis check-config --config portcullis.yaml
               portcullis mint --config portcullis.yaml --sub alice --ttl 15m
+              portcullis revoke --jti 3f1c9a --expires-at 1767225600
             """,
         version: version,
-        subcommands: [Serve.self, CheckConfig.self, Mint.self]
+        subcommands: [Serve.self, CheckConfig.self, Revoke.self, Mint.self]
     )
 }
 

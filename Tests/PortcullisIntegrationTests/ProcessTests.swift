@@ -151,4 +151,69 @@ final class ProcessTests: XCTestCase {
         let peak = try XCTUnwrap(process.peakRSS)
         XCTAssertLessThan(peak, 150 << 20, "peak RSS \(peak >> 20) MiB while 2 GiB passed through")
     }
+
+    func testRevokeCommandAgainstALiveServer() throws {
+        let proxyPort = PortcullisProcess.freePort()
+        let adminPort = PortcullisProcess.freePort()
+        let process = try start(try writeConfig(proxyPort: proxyPort, adminPort: adminPort), adminPort: adminPort)
+        defer { process.terminate() }
+        let url = "http://127.0.0.1:\(adminPort)"
+        let token = upstream.token(sub: "carol", jti: "cli-jti", ttl: 600)
+        func status() throws -> Int {
+            try RawHTTPClient(port: proxyPort).request("GET", "/", headers: [("Authorization", "Bearer \(token)")]).status
+        }
+        XCTAssertEqual(try status(), 200)
+
+        let expiresAt = Int(Date().timeIntervalSince1970) + 600
+        var (code, out, err) = try PortcullisProcess.run(
+            ["revoke", "--admin-url", url, "--jti", "cli-jti", "--expires-at", "\(expiresAt)", "--reason", "test"],
+            environment: ["PORTCULLIS_ADMIN_TOKEN": GatewayHarness.adminToken])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertTrue(out.contains(#""jti":"cli-jti""#), out)
+        XCTAssertEqual(try status(), 401)
+
+        (code, _, err) = try PortcullisProcess.run(
+            ["revoke", "--admin-url", url, "--admin-token", GatewayHarness.adminToken, "--jti", "cli-jti", "--unrevoke"])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertEqual(try status(), 200)
+
+        (code, out, err) = try PortcullisProcess.run(
+            ["revoke", "--admin-url", url, "--admin-token", GatewayHarness.adminToken, "--subject", "carol"])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertTrue(out.contains("revoked_before"), out)
+        XCTAssertEqual(try status(), 401, "carol's token was issued before the cut-off")
+
+        // Revoking by token: another of carol's tokens, minted after the cut-off, then revoked whole.
+        (code, _, err) = try PortcullisProcess.run(
+            ["revoke", "--admin-url", url, "--admin-token", GatewayHarness.adminToken, "--subject", "carol", "--unrevoke"])
+        XCTAssertEqual(code, 0, err)
+        (code, out, err) = try PortcullisProcess.run(
+            ["revoke", "--admin-url", url, "--admin-token", GatewayHarness.adminToken, "--token", token])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertTrue(out.contains("cli-jti"), out)
+        XCTAssertEqual(try status(), 401)
+
+        // Failures: wrong admin token, unreachable API, no target.
+        (code, _, err) = try PortcullisProcess.run(["revoke", "--admin-url", url, "--admin-token", "wrong-token-wrong", "--jti", "x"])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("401"), err)
+        (code, _, err) = try PortcullisProcess.run(
+            ["revoke", "--admin-url", "http://127.0.0.1:\(PortcullisProcess.freePort())", "--admin-token", "t", "--jti", "x"])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("cannot reach"), err)
+        (code, _, err) = try PortcullisProcess.run(["revoke", "--admin-url", url, "--admin-token", "t"])
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("exactly one of"), err)
+    }
+
+    func testVersionAndHelp() throws {
+        let (code, out, _) = try PortcullisProcess.run(["--version"])
+        XCTAssertEqual(code, 0)
+        XCTAssertFalse(out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        let (helpCode, help, _) = try PortcullisProcess.run(["--help"])
+        XCTAssertEqual(helpCode, 0)
+        for command in ["serve", "check-config", "revoke", "mint"] {
+            XCTAssertTrue(help.contains(command), "\(command) missing from --help")
+        }
+    }
 }
