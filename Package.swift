@@ -46,9 +46,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // hiredis from Debian's libhiredis-dev, used as the RESP codec only.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // The Redis revocation store: pipelined NIO connections per event loop.
+        .target(name: "PortcullisRedis", dependencies: [
+            "PortcullisCore", "CHiredis",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The composition root: configuration to running services.
         .target(name: "PortcullisGateway", dependencies: [
-            "PortcullisCore", "PortcullisProxy", "PortcullisAdmin",
+            "PortcullisCore", "PortcullisProxy", "PortcullisAdmin", "PortcullisRedis",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),

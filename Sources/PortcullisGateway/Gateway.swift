@@ -6,6 +6,7 @@ import NIOPosix
 import PortcullisAdmin
 import PortcullisCore
 import PortcullisProxy
+import PortcullisRedis
 import ServiceLifecycle
 
 public struct StartupError: Error, CustomStringConvertible {
@@ -19,7 +20,9 @@ public final class Gateway: Sendable {
     public let configuration: Configuration
     public let proxy: ProxyServer
     public let admin: AdminServer
-    public let store: MemoryRevocationStore
+    public let store: RevocationStore
+    /// The embedded store, when that is the one in use (it needs the expiry sweeper).
+    private let memoryStore: MemoryRevocationStore?
     private let logger: Logger
     private let serviceGroup = NIOLockedValueBox<ServiceGroup?>(nil)
 
@@ -38,19 +41,38 @@ public final class Gateway: Sendable {
         }
         guard let upstream = c.proxy.upstream else { throw StartupError(description: "proxy.upstream: is required") }
 
-        do {
-            store = try MemoryRevocationStore(settings: .init(
-                file: c.revocation.file, leewaySeconds: c.jwt.leeway.seconds,
-                maxTTLSeconds: c.revocation.maxTTL.seconds))
-        } catch {
-            throw StartupError(description: "revocation.file: \(error.detail)")
+        switch c.revocation.store {
+        case .memory:
+            let memory: MemoryRevocationStore
+            do {
+                memory = try MemoryRevocationStore(settings: .init(
+                    file: c.revocation.file, leewaySeconds: c.jwt.leeway.seconds,
+                    maxTTLSeconds: c.revocation.maxTTL.seconds))
+            } catch {
+                throw StartupError(description: "revocation.file: \(error.detail)")
+            }
+            if memory.loadReport.skippedLines > 0 {
+                logger.warning("revocation file had unreadable lines (a torn last write after a crash is expected)",
+                               metadata: ["file": "\(c.revocation.file)", "skipped": "\(memory.loadReport.skippedLines)"])
+            }
+            logger.info("revocation store ready", metadata: [
+                "store": "memory", "file": "\(c.revocation.file)", "entries": "\(memory.loadReport.liveEntries)"])
+            store = memory
+            memoryStore = memory
+        case .redis:
+            do {
+                store = try await RedisRevocationStore(
+                    settings: .init(url: c.revocation.redisURL, jtiKey: c.revocation.jtiKey,
+                                    subjectKey: c.revocation.subjectKey, tokenKey: c.revocation.tokenKey,
+                                    timeout: TimeAmount(c.revocation.timeout), leewaySeconds: c.jwt.leeway.seconds,
+                                    maxTTLSeconds: c.revocation.maxTTL.seconds),
+                    group: group, logger: logger)
+            } catch let error as RevocationStoreError {
+                throw StartupError(description: error.detail)
+            }
+            memoryStore = nil
+            logger.info("revocation store: redis", metadata: ["redis": "\(c.revocation.redisURL)"])
         }
-        if store.loadReport.skippedLines > 0 {
-            logger.warning("revocation file had unreadable lines (a torn last write after a crash is expected)",
-                           metadata: ["file": "\(c.revocation.file)", "skipped": "\(store.loadReport.skippedLines)"])
-        }
-        logger.info("revocation store ready", metadata: [
-            "store": "memory", "file": "\(c.revocation.file)", "entries": "\(store.loadReport.liveEntries)"])
 
         let snapshot = GateSnapshotInput(
             gate: gate, store: store, errorFormat: c.errors.format, pathPrefix: upstream.pathPrefix,
@@ -84,12 +106,11 @@ public final class Gateway: Sendable {
 
     /// Serves until SIGTERM/SIGINT (when `signals`), or until the task is cancelled, then drains.
     public func run(signals: Bool = true) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let memoryStore { services.append(.init(service: RevocationSweeper(store: memoryStore))) }
+        services += [.init(service: admin), .init(service: proxy)]
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: RevocationSweeper(store: store)),
-                .init(service: admin),
-                .init(service: proxy),
-            ],
+            services: services,
             gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
             logger: logger))
         serviceGroup.withLockedValue { $0 = group }

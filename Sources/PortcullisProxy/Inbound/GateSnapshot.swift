@@ -39,6 +39,29 @@ extension HTTPHeaders: RequestHeaders {
     public func allValues(_ name: String) -> [String] { self[name] }
 }
 
+/// Logs at most once per interval, counting what it held back, so a store outage under
+/// `fail_mode: open` does not flood the log.
+final class RateLimitedWarning: Sendable {
+    private let state = NIOLockedValueBox<(next: NIODeadline, suppressed: Int)>((.uptimeNanoseconds(0), 0))
+    private let interval: TimeAmount
+
+    init(interval: TimeAmount = .seconds(10)) { self.interval = interval }
+
+    /// The number of warnings held back since the last one, when this one should be logged.
+    func admit() -> Int? {
+        state.withLockedValue { state in
+            let now = NIODeadline.now()
+            guard now >= state.next else {
+                state.suppressed += 1
+                return nil
+            }
+            let suppressed = state.suppressed
+            state = (now + interval, 0)
+            return suppressed
+        }
+    }
+}
+
 /// What the data plane reports per request, for metrics and access logs.
 protocol ProxyObserver: Sendable {
     func requestDenied(_ denial: Denial)

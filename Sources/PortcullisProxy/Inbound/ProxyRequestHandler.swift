@@ -52,6 +52,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     /// After a denial, this much of the request body is read and dropped to keep the
     /// connection; a larger body closes it instead.
     private static let discardLimit = 64 * 1024
+    private static let failOpenWarning = RateLimitedWarning()
 
     // Its upstream side.
     private var upstream: UpstreamConnection?
@@ -254,8 +255,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         case .forward:
             forward()
         case .forwardFailOpen:
-            logger.warning("revocation store unavailable; request let through (fail_mode: open)",
-                           metadata: ["jti": "\(verifiedClaims?.jti ?? "-")"])
+            if let suppressed = Self.failOpenWarning.admit() {
+                logger.warning("revocation store unavailable; request let through (fail_mode: open)",
+                               metadata: ["jti": "\(verifiedClaims?.jti ?? "-")", "similar_since_last": "\(suppressed)"])
+            }
             forward()
         case .deny(let denial):
             deny(denial, jti: verifiedClaims?.jti)

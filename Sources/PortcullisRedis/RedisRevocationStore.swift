@@ -1,0 +1,237 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PortcullisCore
+
+/// `revocation.store: redis`: the store several Portcullis replicas share (INTERFACE §5).
+///
+/// A lookup is one round trip: `MGET jti-key subject-key [token-key]` on the connection of the
+/// calling event loop, pipelined with every other lookup of that loop.
+public final class RedisRevocationStore: RevocationStore {
+    public struct Settings: Sendable {
+        public var url: RedisURL
+        public var jtiKey: String
+        public var subjectKey: String
+        public var tokenKey: String
+        public var timeout: TimeAmount
+        public var leewaySeconds: Double
+        public var maxTTLSeconds: Double
+
+        public init(url: RedisURL, jtiKey: String, subjectKey: String, tokenKey: String, timeout: TimeAmount,
+                    leewaySeconds: Double, maxTTLSeconds: Double) {
+            self.url = url
+            self.jtiKey = jtiKey
+            self.subjectKey = subjectKey
+            self.tokenKey = tokenKey
+            self.timeout = timeout
+            self.leewaySeconds = leewaySeconds
+            self.maxTTLSeconds = maxTTLSeconds
+        }
+    }
+
+    private let group: EventLoopGroup
+    private let connections: [ObjectIdentifier: NIOLoopBound<RedisConnection>]
+    private let loops: [EventLoop]
+    private let jti: KeyTemplate
+    private let subject: KeyTemplate
+    private let token: KeyTemplate?
+    private let settings: Settings
+    private let now: @Sendable () -> Double
+
+    public init(settings: Settings, group: EventLoopGroup, logger: Logger,
+                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) async throws {
+        guard !settings.url.tls else {
+            throw RevocationStoreError(.unavailable, "revocation.redis_url: rediss:// (TLS) is not supported by this build yet")
+        }
+        guard let jti = KeyTemplate(settings.jtiKey, placeholder: "{jti}"),
+              let subject = KeyTemplate(settings.subjectKey, placeholder: "{sub}")
+        else { throw RevocationStoreError(.unavailable, "revocation key templates must contain {jti} and {sub}") }
+        self.jti = jti
+        self.subject = subject
+        self.token = KeyTemplate(settings.tokenKey, placeholder: "{token}")
+        self.settings = settings
+        self.group = group
+        self.now = now
+        let connectionSettings = RedisConnection.Settings(
+            host: settings.url.host, port: settings.url.port, username: settings.url.username,
+            password: settings.url.password, database: settings.url.database, timeout: settings.timeout)
+        var connections: [ObjectIdentifier: NIOLoopBound<RedisConnection>] = [:]
+        var loops: [EventLoop] = []
+        for loop in group.makeIterator() {
+            loops.append(loop)
+            connections[ObjectIdentifier(loop)] = try await loop.submit {
+                let connection = RedisConnection(eventLoop: loop, settings: connectionSettings, logger: logger)
+                connection.start()
+                return NIOLoopBound(connection, eventLoop: loop)
+            }.get()
+        }
+        self.connections = connections
+        self.loops = loops
+    }
+
+    // MARK: Per-request check
+
+    public func immediateVerdict(_ query: RevocationQuery) -> RevocationVerdict? {
+        query.jti == nil && query.subject == nil && (query.rawToken == nil || token == nil) ? .allowed : nil
+    }
+
+    public func check(_ query: RevocationQuery, answer: @escaping @Sendable (RevocationVerdict) -> Void) {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop,
+              let connection = connections[ObjectIdentifier(loop)]?.value
+        else {
+            answer(.unavailable)
+            return
+        }
+        var keys: [String] = []
+        var slots: (jti: Int?, subject: Int?, token: Int?) = (nil, nil, nil)
+        if let value = query.jti { slots.jti = keys.count; keys.append(jti.key(value)) }
+        if let value = query.subject { slots.subject = keys.count; keys.append(subject.key(value)) }
+        if let template = token, let raw = query.rawToken { slots.token = keys.count; keys.append(template.key(raw)) }
+        guard !keys.isEmpty else {
+            answer(.allowed)
+            return
+        }
+        connection.send(["MGET"] + keys) { result in
+            guard case .success(.array(let values)) = result, values.count == keys.count else {
+                answer(.unavailable)
+                return
+            }
+            func present(_ slot: Int?) -> Bool {
+                guard let slot else { return false }
+                if case .null = values[slot] { return false }
+                return true
+            }
+            if present(slots.jti) || present(slots.token) {
+                answer(.revoked)
+                return
+            }
+            if let slot = slots.subject, let text = values[slot].text {
+                // A cut-off that is not a number revokes everything of that subject: fail safe.
+                let cutoff = Double(text.trimmingCharacters(in: .whitespaces)) ?? .infinity
+                if let iat = query.issuedAt, iat > cutoff {
+                    answer(.allowed)
+                } else {
+                    answer(.revoked)
+                }
+                return
+            }
+            answer(.allowed)
+        }
+    }
+
+    // MARK: Admin operations
+
+    public func revoke(jti value: String, expiresAt: Double?, reason: String?) async throws(RevocationStoreError) -> RevocationRecord {
+        let time = now()
+        let until = expiresAt.map { $0 + settings.leewaySeconds } ?? time + settings.maxTTLSeconds
+        let ttl = Self.ttl(until, now: time)
+        if ttl > 0 {
+            try expectOK(try await command(["SET", jti.key(value), "1", "EX", String(ttl)]))
+        }
+        return RevocationRecord(jti: value, expiresAt: until, ttlSeconds: ttl, reason: reason)
+    }
+
+    public func revoke(rawToken: String, expiresAt: Double?, reason: String?) async throws(RevocationStoreError) -> Int {
+        guard let token else { throw RevocationStoreError(.unavailable, "revocation.token_key is not set") }
+        let time = now()
+        let ttl = Self.ttl(expiresAt.map { $0 + settings.leewaySeconds } ?? time + settings.maxTTLSeconds, now: time)
+        if ttl > 0 {
+            try expectOK(try await command(["SET", token.key(rawToken), "1", "EX", String(ttl)]))
+        }
+        return ttl
+    }
+
+    public func lookup(jti value: String) async throws(RevocationStoreError) -> RevocationRecord? {
+        guard case .integer(let ttl) = try await command(["TTL", jti.key(value)]) else {
+            throw RevocationStoreError(.unavailable, "unexpected reply to TTL")
+        }
+        // -2: no such key; -1: a key without expiry (written by hand), revoked for good.
+        guard ttl != -2 else { return nil }
+        let seconds = ttl < 0 ? Int(settings.maxTTLSeconds) : Int(ttl)
+        return RevocationRecord(jti: value, expiresAt: now() + Double(seconds), ttlSeconds: seconds)
+    }
+
+    public func unrevoke(jti value: String) async throws(RevocationStoreError) -> Bool {
+        guard case .integer(let removed) = try await command(["DEL", jti.key(value)]) else {
+            throw RevocationStoreError(.unavailable, "unexpected reply to DEL")
+        }
+        return removed > 0
+    }
+
+    /// SCAN over the jti template; the cursor is Redis's own.
+    public func list(limit: Int, cursor: String?) async throws(RevocationStoreError) -> RevocationPage {
+        var position = cursor.flatMap { $0.isEmpty ? nil : $0 } ?? "0"
+        guard UInt64(position) != nil else { throw RevocationStoreError(.badCursor, "cursor is not one this server issued") }
+        var items: [RevocationRecord] = []
+        repeat {
+            let reply = try await command(["SCAN", position, "MATCH", jti.scanPattern, "COUNT", String(max(limit, 10))])
+            guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text,
+                  case .array(let keys) = parts[1]
+            else { throw RevocationStoreError(.unavailable, "unexpected reply to SCAN") }
+            position = next
+            for key in keys.compactMap(\.text) {
+                guard let value = jti.value(in: key), let record = try await lookup(jti: value) else { continue }
+                items.append(record)
+            }
+        } while position != "0" && items.count < limit
+        return RevocationPage(items: items, nextCursor: position == "0" ? nil : position)
+    }
+
+    public func revokeSubject(_ value: String, before: Double) async throws(RevocationStoreError) -> SubjectCutoff {
+        let ttl = Int(settings.maxTTLSeconds.rounded(.up))
+        try expectOK(try await command(["SET", subject.key(value), String(Int64(before)), "EX", String(ttl)]))
+        return SubjectCutoff(subject: value, revokedBefore: before, ttlSeconds: ttl)
+    }
+
+    public func unrevokeSubject(_ value: String) async throws(RevocationStoreError) -> Bool {
+        guard case .integer(let removed) = try await command(["DEL", subject.key(value)]) else {
+            throw RevocationStoreError(.unavailable, "unexpected reply to DEL")
+        }
+        return removed > 0
+    }
+
+    public func isReady() async -> Bool {
+        guard case .status(let pong)? = try? await command(["PING"]) else { return false }
+        return pong == "PONG"
+    }
+
+    public func shutdown() async {
+        for loop in loops {
+            guard let connection = connections[ObjectIdentifier(loop)] else { continue }
+            try? await loop.submit { connection.value.shutdown() }.get()
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs one command on the first loop's connection, from any thread.
+    private func command(_ arguments: [String]) async throws(RevocationStoreError) -> RedisReply {
+        guard let loop = loops.first, let connection = connections[ObjectIdentifier(loop)] else {
+            throw RevocationStoreError(.unavailable, "no Redis connection")
+        }
+        let promise = loop.makePromise(of: RedisReply.self)
+        loop.execute {
+            connection.value.send(arguments) { promise.completeWith($0) }
+        }
+        do {
+            let reply = try await promise.futureResult.get()
+            if case .error(let message) = reply { throw RevocationStoreError(.unavailable, "Redis: \(message)") }
+            return reply
+        } catch let error as RevocationStoreError {
+            throw error
+        } catch {
+            throw RevocationStoreError(.unavailable, "\(error)")
+        }
+    }
+
+    private func expectOK(_ reply: RedisReply) throws(RevocationStoreError) {
+        guard case .status("OK") = reply else { throw RevocationStoreError(.unavailable, "unexpected reply \(reply)") }
+    }
+
+    private static func ttl(_ until: Double, now time: Double) -> Int {
+        let remaining = until - time
+        return remaining > 0 ? Int(remaining.rounded(.up)) : 0
+    }
+}

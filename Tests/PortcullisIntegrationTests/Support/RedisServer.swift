@@ -1,0 +1,75 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `redis-server` on a free loopback port, started and stopped by the tests.
+final class RedisServer {
+    let port: Int
+    let password: String?
+    private var process: Process?
+    private let directory: URL
+
+    init(password: String? = nil) throws {
+        self.port = PortcullisProcess.freePort()
+        self.password = password
+        self.directory = try GatewayHarness.makeTemporaryDirectory()
+        try start()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func start() throws {
+        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+        guard let binary else {
+            throw RawHTTPClient.ClientError(description: "redis-server not installed: run `make test` (it apt-installs redis-server)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        var arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                         "--dir", directory.path]
+        if let password { arguments += ["--requirepass", password] }
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if (try? cli(["PING"]))?.contains("PONG") == true || (try? cli(["PING"]))?.contains("NOAUTH") == true { return }
+            usleep(20_000)
+        }
+        throw RawHTTPClient.ClientError(description: "redis-server did not start on port \(port)")
+    }
+
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    /// Runs redis-cli against this server and returns its output.
+    @discardableResult
+    func cli(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        var all = ["-h", "127.0.0.1", "-p", "\(port)"]
+        if let password { all += ["--no-auth-warning", "-a", password] }
+        process.arguments = all + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    var url: String { "redis://\(password.map { ":\($0)@" } ?? "")127.0.0.1:\(port)/0" }
+}
