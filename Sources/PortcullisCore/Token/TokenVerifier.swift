@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -34,8 +35,13 @@ public struct TokenVerifier: Sendable {
         let allowed: AlgorithmSet
         let claimsParser: ClaimsParser
         let claimValidator: ClaimValidator
+        /// Unique per verifier ever built: unlike an object address, never reused after a reload.
+        let generation: UInt64
+
+        private static let generations = Atomic<UInt64>(0)
 
         init(keys: KeyTable, policy: TokenPolicy) {
+            self.generation = Self.generations.add(1, ordering: .relaxed).newValue
             self.keys = keys.keys
             self.usesKeyIDs = keys.usesKeyIDs
             self.allowed = AlgorithmSet(policy.algorithms)
@@ -63,8 +69,9 @@ public struct TokenVerifier: Sendable {
         try configuration.claimValidator.validate(claims, now: now)
     }
 
-    /// Identifies the key table and policy: cached verdicts of one verifier are not valid for another.
-    public var identity: ObjectIdentifier { ObjectIdentifier(configuration) }
+    /// Identifies the key table and policy: cached verdicts of one verifier are not valid for
+    /// another. A counter, not an object address: a freed verifier's address can be reused.
+    public var identity: UInt64 { configuration.generation }
 
     /// Signature only + claims parsing, no time/iss/aud/type checks (used by the admin API when revoking by token).
     public func verifySignature(_ token: Substring) throws(TokenError) -> VerifiedToken {

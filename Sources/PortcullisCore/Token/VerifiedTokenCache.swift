@@ -17,7 +17,7 @@ public final class VerifiedTokenCache {
     /// How long a token without `exp` is remembered.
     public let maxAge: Double
     private var entries: [Substring: Entry] = [:]
-    private var owner: ObjectIdentifier?
+    private var owner: UInt64?
 
     public init(capacity: Int = 4096, maxAge: Double = 300) {
         self.capacity = capacity
