@@ -132,6 +132,7 @@ ensure_tools() {
     command -v python3 >/dev/null || missing+=(python3)
     command -v pgrep >/dev/null || missing+=(procps)
     command -v openssl >/dev/null || missing+=(openssl)
+    command -v redis-server >/dev/null || missing+=(redis-server)
     ((${#missing[@]})) || return 0
     log "installing ${missing[*]}"
     if ! apt_install "${missing[@]}"; then
@@ -352,8 +353,21 @@ start_portcullis() {
     esac
     case $store in
         memory) store_yaml="{ store: memory, file: \"$dir/revocations.log\" }" ;;
-        # A redis row starts a redis-server on a free port here and points redis_url at it.
-        *) die "row $id: store $store is not set up in bench/run.sh yet" ;;
+        redis)
+            # Its own redis-server, on the servers' CPU like every other server process.
+            local redis_port
+            free_port redis_port
+            (cd "$dir" && exec "${SERVER_PIN[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 \
+                --save "" --appendonly no --dir "$dir") >"$dir/redis.log" 2>&1 &
+            STARTED_PIDS+=("$!")
+            local tries=0
+            until redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; do
+                ((++tries < 100)) || die "row $id: redis-server did not start (see $dir/redis.log)"
+                sleep 0.05
+            done
+            store_yaml="{ store: redis, redis_url: \"redis://127.0.0.1:$redis_port/0\" }"
+            ;;
+        *) die "row $id: unknown store $store" ;;
     esac
 
     cat >"$dir/portcullis.yaml" <<EOF
@@ -495,6 +509,7 @@ define_rows() {
     nginx_row      "upstream direct (nginx)"        upstream
     nginx_row      "$REFERENCE_ROW"                 proxy
     portcullis_row "portcullis HS256 memory store"  --alg HS256 --store memory --threads 1 --revoked 10000
+    portcullis_row "portcullis HS256 redis store"   --alg HS256 --store redis  --threads 1 --revoked 10000
     # One token repeated: the verified-token cache makes these cost about what HS256 does.
     portcullis_row "portcullis RS256 memory store"  --alg RS256 --store memory --threads 1 --revoked 10000
     portcullis_row "portcullis ES256 memory store"  --alg ES256 --store memory --threads 1 --revoked 10000
