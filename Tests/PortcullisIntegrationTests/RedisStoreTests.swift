@@ -141,3 +141,78 @@ final class RedisStoreTests: XCTestCase {
         await wrong.stop()
     }
 }
+
+/// Redis killed while requests flow: bounded loopback load (4 clients, 3 s), every answer
+/// checked. A revoked token is never admitted; a valid one gets 200 or 503, never a hang.
+final class RedisOutageUnderLoadTests: XCTestCase {
+    func testKillAndRestartUnderLoad() async throws {
+        let redis = try RedisServer(persistent: true)
+        let h = try await GatewayHarness(environment: [
+            "PORTCULLIS_REVOCATION_STORE": "redis", "PORTCULLIS_REVOCATION_REDIS_URL": redis.url,
+            "PORTCULLIS_REVOCATION_TIMEOUT": "150ms",
+        ])
+        let deadline = Date().addingTimeInterval(5)
+        while (try? h.adminClient().request("GET", "/readyz"))?.status != 200 && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertEqual(try h.revoke(jti: "load-revoked").status, 201)
+        let revoked = h.token(jti: "load-revoked", ttl: 600)
+        let valid = h.token(jti: "load-valid", ttl: 600)
+        let port = h.proxyPort
+
+        // The outage runs on its own thread: the blocking clients below fill the cooperative pool.
+        nonisolated(unsafe) let server = redis
+        let outage = Thread {
+            usleep(1_000_000)
+            server.stop()
+            usleep(1_000_000)
+            try? server.start()
+        }
+        outage.start()
+        let counts = try await withThrowingTaskGroup(of: [String: Int].self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var counts: [String: Int] = [:]
+                    var client = try RawHTTPClient(port: port, timeoutSeconds: 5)
+                    let end = Date().addingTimeInterval(3)
+                    var index = 0
+                    while Date() < end {
+                        let useRevoked = (index + worker) % 2 == 0
+                        index += 1
+                        let started = Date()
+                        let response: RawHTTPClient.Response
+                        do {
+                            response = try client.request("GET", "/", headers: [("Authorization", "Bearer \(useRevoked ? revoked : valid)")])
+                        } catch {
+                            counts["transport error", default: 0] += 1
+                            client = try RawHTTPClient(port: port, timeoutSeconds: 5)
+                            continue
+                        }
+                        if Date().timeIntervalSince(started) > 2 { counts["slow", default: 0] += 1 }
+                        counts["\(useRevoked ? "revoked" : "valid") \(response.status)", default: 0] += 1
+                    }
+                    return counts
+                }
+            }
+            var total: [String: Int] = [:]
+            for try await part in group { total.merge(part) { $0 + $1 } }
+            return total
+        }
+        XCTAssertNil(counts["revoked 200"], "a revoked token was admitted: \(counts)")
+        XCTAssertNil(counts["slow"], "an answer took over 2 s: \(counts)")
+        XCTAssertNil(counts["transport error"], "\(counts)")
+        XCTAssertGreaterThan(counts["valid 503"] ?? 0, 0, "the outage was seen: \(counts)")
+        XCTAssertGreaterThan(counts["revoked 401"] ?? 0, 0, "\(counts)")
+        XCTAssertEqual(Set(counts.keys).subtracting(["revoked 401", "revoked 503", "valid 200", "valid 503"]), [], "\(counts)")
+        // Recovered: valid tokens pass again without a restart of Portcullis.
+        let recovered = Date().addingTimeInterval(3)
+        var status = 0
+        while Date() < recovered {
+            status = try h.client().request("GET", "/", headers: [("Authorization", "Bearer \(valid)")]).status
+            if status == 200 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertEqual(status, 200)
+        await h.stop()
+    }
+}

@@ -7,12 +7,15 @@ import Glibc
 final class RedisServer {
     let port: Int
     let password: String?
+    /// With AOF and fsync on every write, as production should run: data survives SIGKILL.
+    let persistent: Bool
     private var process: Process?
     private let directory: URL
 
-    init(password: String? = nil) throws {
+    init(password: String? = nil, persistent: Bool = false) throws {
         self.port = PortcullisProcess.freePort()
         self.password = password
+        self.persistent = persistent
         self.directory = try GatewayHarness.makeTemporaryDirectory()
         try start()
     }
@@ -31,8 +34,8 @@ final class RedisServer {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        var arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                         "--dir", directory.path]
+        var arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--dir", directory.path]
+        arguments += persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]
         if let password { arguments += ["--requirepass", password] }
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
