@@ -76,7 +76,7 @@ public final class Gateway: Sendable {
 
         let snapshot = GateSnapshotInput(
             gate: gate, store: store, errorFormat: c.errors.format, pathPrefix: upstream.pathPrefix,
-            upstreamTimeout: TimeAmount(c.proxy.upstreamTimeout))
+            upstreamTimeout: TimeAmount(c.proxy.upstreamTimeout), logoutPath: c.proxy.logoutPath)
         do {
             admin = try await AdminServer(
                 group: group, host: c.admin.listen.host, port: c.admin.listen.port,

@@ -12,9 +12,11 @@ final class GateSnapshot: Sendable {
     let renderer: DenialRenderer
     let forwardedHead: ForwardedRequestHead
     let upstreamTimeout: TimeAmount
+    let logout: LogoutPlan
 
     init(gate: Gate, store: RevocationStore, renderer: DenialRenderer,
-         forwardedHead: ForwardedRequestHead, upstreamTimeout: TimeAmount) {
+         forwardedHead: ForwardedRequestHead, upstreamTimeout: TimeAmount, logout: LogoutPlan) {
+        self.logout = logout
         self.gate = gate
         self.store = store
         self.renderer = renderer

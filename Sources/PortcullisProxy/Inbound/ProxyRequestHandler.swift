@@ -42,6 +42,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     // The request being handled.
     private var clientHead: HTTPRequestHead?
     private var verifiedClaims: TokenClaims?
+    /// Set when the request is a logout at the gate: what to revoke before forwarding.
+    private var logoutRevocations: [LogoutPlan.Revocation] = []
     private var upstreamHead: HTTPRequestHead?
     private var buffered = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 4)
     private var requestEnded = false
@@ -195,6 +197,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         serial &+= 1
         clientHead = head
         verifiedClaims = nil
+        logoutRevocations = []
         upstreamHead = nil
         requestEnded = false
         requestBodySent = false
@@ -220,6 +223,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             deny(denial, jti: nil)
         case .checkRevocation(let token, let query):
             verifiedClaims = token.claims
+            let target = RequestTarget(head.uri)
+            logoutRevocations = snapshot.logout.applies(to: target)
+                ? snapshot.logout.revocations(token: token, query: query, headers: head.headers, gate: snapshot.gate,
+                                              now: Date().timeIntervalSince1970)
+                : []
             if let verdict = snapshot.store.immediateVerdict(query) {
                 conclude(verdict)
             } else {
@@ -252,6 +260,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private func conclude(_ verdict: RevocationVerdict) {
         guard let snapshot else { return }
         switch snapshot.gate.conclude(verdict) {
+        case .forward where !logoutRevocations.isEmpty:
+            revokeForLogout(snapshot.store)
         case .forward:
             forward()
         case .forwardFailOpen:
@@ -262,6 +272,39 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             forward()
         case .deny(let denial):
             deny(denial, jti: verifiedClaims?.jti)
+        }
+    }
+
+    /// Logout at the gate: revoke, then forward so the application's own logout runs too.
+    /// The store writes off the event loop (they may fsync or wait for Redis); a logout whose
+    /// revocation cannot be stored is answered 503, never forwarded as if it had worked.
+    private func revokeForLogout(_ store: RevocationStore) {
+        guard let context else { return }
+        phase = .awaitingVerdict
+        pauseClientReads()
+        let expected = serial
+        let revocations = logoutRevocations
+        logoutRevocations = []
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask {
+            for revocation in revocations {
+                switch revocation {
+                case .jti(let jti, let expiresAt):
+                    _ = try await store.revoke(jti: jti, expiresAt: expiresAt, reason: "logout")
+                case .rawToken(let token, let expiresAt):
+                    _ = try await store.revoke(rawToken: token, expiresAt: expiresAt, reason: "logout")
+                }
+            }
+        }
+        promise.futureResult.assumeIsolated().whenComplete { result in
+            guard expected == self.serial, self.phase == .awaitingVerdict else { return }
+            switch result {
+            case .success:
+                self.forward()
+            case .failure(let error):
+                self.logger.error("logout revocation could not be stored", metadata: ["error": "\(error)"])
+                self.deny(.storeUnavailable, jti: self.verifiedClaims?.jti)
+            }
         }
     }
 

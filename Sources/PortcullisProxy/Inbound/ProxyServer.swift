@@ -162,9 +162,11 @@ public struct GateSnapshotInput: Sendable {
     public var errorFormat: ErrorFormat
     public var pathPrefix: String
     public var upstreamTimeout: TimeAmount
+    public var logoutPath: String
 
     public init(gate: Gate, store: RevocationStore, errorFormat: ErrorFormat, pathPrefix: String,
-                upstreamTimeout: TimeAmount) {
+                upstreamTimeout: TimeAmount, logoutPath: String = "") {
+        self.logoutPath = logoutPath
         self.gate = gate
         self.store = store
         self.errorFormat = errorFormat
@@ -175,6 +177,6 @@ public struct GateSnapshotInput: Sendable {
     func build() -> GateSnapshot {
         GateSnapshot(gate: gate, store: store, renderer: DenialRenderer(format: errorFormat),
                      forwardedHead: ForwardedRequestHead(claimHeaders: gate.claimHeaders, pathPrefix: pathPrefix),
-                     upstreamTimeout: upstreamTimeout)
+                     upstreamTimeout: upstreamTimeout, logout: LogoutPlan(path: logoutPath))
     }
 }
