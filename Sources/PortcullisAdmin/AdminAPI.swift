@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import PortcullisCore
@@ -35,10 +36,16 @@ public struct AdminAPI: Sendable {
     public var maxTTLSeconds: Double
     public var now: @Sendable () -> Double
     public var logger: Logger
+    /// The Prometheus text of every metric, for `GET /metrics`.
+    public var metricsText: @Sendable () -> [UInt8]
+    public var revocationsWritten: Counter?
 
     public init(store: RevocationStore, adminToken: String?, currentGate: @escaping @Sendable () -> Gate,
                 maxTTLSeconds: Double, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                metricsText: @escaping @Sendable () -> [UInt8] = { [] }, revocationsWritten: Counter? = nil,
                 logger: Logger) {
+        self.metricsText = metricsText
+        self.revocationsWritten = revocationsWritten
         self.store = store
         self.adminToken = adminToken
         self.currentGate = currentGate
@@ -70,6 +77,9 @@ public struct AdminAPI: Sendable {
         switch (request.method, segments.first ?? "") {
         case ("GET", "healthz") where segments.count == 1:
             return .json(200, ["status": "ok"])
+        case ("GET", "metrics") where segments.count == 1:
+            return AdminResponse(status: 200, body: metricsText(),
+                                 headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
         case ("GET", "readyz") where segments.count == 1:
             return await store.isReady() ? .json(200, ["status": "ready"])
                 : .json(503, ["status": "unavailable", "message": "revocation store is not answering"])
@@ -241,6 +251,7 @@ public struct AdminAPI: Sendable {
 
     private func audit(_ request: Request, action: String, target: [String: String], reason: String?,
                        result: String = "ok") {
+        if action.hasPrefix("revoke") { revocationsWritten?.increment() }
         var metadata: Logger.Metadata = ["audit.action": "\(action)", "audit.result": "\(result)",
                                          "audit.caller": "\(callerFingerprint(request))"]
         for (key, value) in target { metadata["audit.\(key)"] = "\(value)" }

@@ -1,5 +1,7 @@
 import Foundation
+import CoreMetrics
 import Logging
+import Prometheus
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -30,9 +32,13 @@ public final class Gateway: Sendable {
     public var adminPort: Int? { admin.localAddress?.port }
 
     /// Loads the store and binds both listeners; requests are served from here on.
+    /// Every metric of this gateway; `GET /metrics` on the admin listener renders it.
+    public let metrics = PrometheusCollectorRegistry()
+
     public init(configuration c: Configuration, group: EventLoopGroup, logger: Logger) async throws {
         self.configuration = c
         self.logger = logger
+        let factory = PrometheusMetricsFactory(registry: metrics)
         let gate: Gate
         do {
             gate = try Gate(configuration: c)
@@ -81,7 +87,10 @@ public final class Gateway: Sendable {
             admin = try await AdminServer(
                 group: group, host: c.admin.listen.host, port: c.admin.listen.port,
                 api: AdminAPI(store: store, adminToken: c.admin.token, currentGate: { gate },
-                              maxTTLSeconds: c.revocation.maxTTL.seconds, logger: logger))
+                              maxTTLSeconds: c.revocation.maxTTL.seconds,
+                              metricsText: { [metrics] in metrics.emitToBuffer() },
+                              revocationsWritten: Counter(label: "portcullis_revocations_written_total", factory: factory),
+                              logger: logger))
         } catch {
             throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
         }
@@ -91,7 +100,7 @@ public final class Gateway: Sendable {
                 settings: .init(host: c.proxy.listen.host, port: c.proxy.listen.port,
                                 maxHeaderBytes: c.proxy.maxHeaderBytes, upstream: upstream,
                                 connectTimeout: TimeAmount(c.proxy.connectTimeout)),
-                snapshot: snapshot, logger: logger)
+                snapshot: snapshot, metrics: ProxyMetrics(factory: factory), logger: logger)
         } catch {
             try? await admin.shutdown()
             throw StartupError(description: "proxy.listen \(c.proxy.listen.host):\(c.proxy.listen.port): \(error)")

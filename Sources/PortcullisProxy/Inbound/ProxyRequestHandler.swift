@@ -30,11 +30,14 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private let snapshots: GateSnapshotBox
     private let pool: UpstreamConnectionPool
     private let tokenCache: VerifiedTokenCache
+    private let metrics: ProxyMetrics
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var clientAddress: String?
 
     private var phase = Phase.idle
+    private var requestStart = NIODeadline.uptimeNanoseconds(0)
+    private var upstreamStart = NIODeadline.uptimeNanoseconds(0)
     /// Distinguishes late callbacks (store answer, connect) of an earlier request.
     private var serial: UInt64 = 0
     private var snapshot: GateSnapshot?
@@ -74,7 +77,9 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private var readsPaused = false
     private var readPending = false
 
-    init(snapshots: GateSnapshotBox, pool: UpstreamConnectionPool, tokenCache: VerifiedTokenCache, logger: Logger) {
+    init(snapshots: GateSnapshotBox, pool: UpstreamConnectionPool, tokenCache: VerifiedTokenCache,
+         metrics: ProxyMetrics, logger: Logger) {
+        self.metrics = metrics
         self.snapshots = snapshots
         self.pool = pool
         self.tokenCache = tokenCache
@@ -86,6 +91,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         clientAddress = context.channel.remoteAddress?.ipAddress
+        metrics.openConnections.increment()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -161,6 +167,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        metrics.openConnections.decrement()
         phase = .closing
         cancelTimeout()
         timer?.cancel()
@@ -195,6 +202,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
 
     private func begin(_ head: HTTPRequestHead) {
         serial &+= 1
+        requestStart = .now()
         clientHead = head
         verifiedClaims = nil
         logoutRevocations = []
@@ -218,6 +226,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             headers: head.headers, now: Date().timeIntervalSince1970, cache: tokenCache)
         switch decision {
         case .forwardPublic:
+            metrics.forwardedPublic.increment()
             forward()
         case .deny(let denial):
             deny(denial, jti: nil)
@@ -259,12 +268,16 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
 
     private func conclude(_ verdict: RevocationVerdict) {
         guard let snapshot else { return }
+        if verdict == .unavailable { metrics.storeLookupErrors.increment() }
         switch snapshot.gate.conclude(verdict) {
         case .forward where !logoutRevocations.isEmpty:
+            metrics.forwarded.increment()
             revokeForLogout(snapshot.store)
         case .forward:
+            metrics.forwarded.increment()
             forward()
         case .forwardFailOpen:
+            metrics.forwardedFailOpen.increment()
             if let suppressed = Self.failOpenWarning.admit() {
                 logger.warning("revocation store unavailable; request let through (fail_mode: open)",
                                metadata: ["jti": "\(verifiedClaims?.jti ?? "-")", "similar_since_last": "\(suppressed)"])
@@ -353,7 +366,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             connection.write(part)
         }
         connection.flush()
-        armTimeout(NIODeadline.now() + snapshot.upstreamTimeout, context: context)
+        upstreamStart = .now()
+        armTimeout(upstreamStart + snapshot.upstreamTimeout, context: context)
         if connection.channel.isWritable { resumeClientReads() } else { pauseClientReads() }
     }
 
@@ -399,6 +413,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             }
             cancelTimeout()
             responseStarted = true
+            metrics.recordUpstreamStatus(head.status.code)
+            metrics.upstreamDuration.recordNanoseconds((NIODeadline.now() - upstreamStart).nanoseconds)
             upstreamKeepAlive = head.isKeepAlive
             var response = HopByHop.filterResponse(head)
             if let clientHead, clientHead.version.minor == 0 {
@@ -464,6 +480,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         guard let context else { return }
         let closeClient = !requestEnded || !(clientHead?.isKeepAlive ?? false) || clientHead?.version.minor == 0
         detachUpstream(reuse: requestEnded && upstreamKeepAlive)
+        metrics.requestDuration.recordNanoseconds((NIODeadline.now() - requestStart).nanoseconds)
         // State first, then write: writing `.end` lets the pipelining handler deliver the next
         // request re-entrantly, inside this call.
         let current = serial
@@ -484,6 +501,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private func deny(_ denial: Denial, jti: String?) {
         guard let snapshot else { return }
         logger.debug("request denied", metadata: ["reason": "\(denial.rawValue)", "jti": "\(jti ?? "-")"])
+        metrics.recordDenied(denial, since: requestStart)
         detachUpstream(reuse: false)
         answerLocally(snapshot.renderer.rendering(denial))
     }

@@ -39,7 +39,8 @@ public final class ProxyServer: Service, Sendable {
     public var localAddress: SocketAddress? { serverChannel.localAddress }
 
     /// Binds the listener; requests are served from here on.
-    public init(group: EventLoopGroup, settings: Settings, snapshot: GateSnapshotInput, logger: Logger) async throws {
+    public init(group: EventLoopGroup, settings: Settings, snapshot: GateSnapshotInput, metrics: ProxyMetrics,
+                logger: Logger) async throws {
         self.group = group
         self.settings = settings
         self.logger = logger
@@ -85,7 +86,7 @@ public final class ProxyServer: Service, Sendable {
                         withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyRequestHandler(snapshots: snapshots, pool: state.pool, tokenCache: state.tokenCache,
-                                            logger: handlerLogger))
+                                            metrics: metrics, logger: handlerLogger))
                 }
             }
             .bind(host: settings.host, port: settings.port)

@@ -1,0 +1,61 @@
+import CoreMetrics
+import NIOCore
+import PortcullisCore
+
+/// The data plane's metrics, created once per gateway with labels from closed sets only
+/// (outcome, denial reason, status class) — never a path, subject or jti.
+public struct ProxyMetrics: Sendable {
+    let forwarded: Counter
+    let forwardedPublic: Counter
+    let forwardedFailOpen: Counter
+    /// Gate outcomes: every request is counted once, as forwarded, public, fail_open or denied.
+    let denied: [Denial: Counter]
+    /// Requests that passed the gate but got no answer from the upstream (502/504).
+    let upstreamFailures: [Denial: Counter]
+    /// Index 0 for 1xx … 4 for 5xx.
+    let upstreamStatus: [Counter]
+    let requestDuration: Timer
+    let upstreamDuration: Timer
+    let storeLookupErrors: Counter
+    let openConnections: Meter
+
+    public init(factory: MetricsFactory) {
+        func requests(_ outcome: String, reason: String? = nil) -> Counter {
+            var dimensions = [("outcome", outcome)]
+            if let reason { dimensions.append(("reason", reason)) }
+            return Counter(label: "portcullis_requests_total", dimensions: dimensions, factory: factory)
+        }
+        forwarded = requests("forwarded")
+        forwardedPublic = requests("public")
+        forwardedFailOpen = requests("fail_open")
+        var denied: [Denial: Counter] = [:]
+        var upstreamFailures: [Denial: Counter] = [:]
+        for denial in Denial.allCases {
+            if denial == .upstreamUnavailable || denial == .upstreamTimeout {
+                upstreamFailures[denial] = Counter(label: "portcullis_upstream_failures_total",
+                                                   dimensions: [("reason", denial.errorType)], factory: factory)
+            } else {
+                denied[denial] = requests("denied", reason: denial.errorType)
+            }
+        }
+        self.denied = denied
+        self.upstreamFailures = upstreamFailures
+        upstreamStatus = (1...5).map {
+            Counter(label: "portcullis_upstream_responses_total", dimensions: [("class", "\($0)xx")], factory: factory)
+        }
+        requestDuration = Timer(label: "portcullis_request_duration_seconds", factory: factory)
+        upstreamDuration = Timer(label: "portcullis_upstream_duration_seconds", factory: factory)
+        storeLookupErrors = Counter(label: "portcullis_store_lookup_errors_total", factory: factory)
+        openConnections = Meter(label: "portcullis_open_connections", factory: factory)
+    }
+
+    func recordDenied(_ denial: Denial, since start: NIODeadline) {
+        (denied[denial] ?? upstreamFailures[denial])?.increment()
+        requestDuration.recordNanoseconds((NIODeadline.now() - start).nanoseconds)
+    }
+
+    func recordUpstreamStatus(_ code: UInt) {
+        let index = Int(code / 100) - 1
+        if index >= 0 && index < upstreamStatus.count { upstreamStatus[index].increment() }
+    }
+}
