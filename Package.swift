@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "portcullis", targets: ["portcullis"]),
 
         .executable(name: "portcullis-demo-upstream", targets: ["DemoUpstream"]),
+        // For FuzzTesting/, a separate package that depends on this one by path.
+        .library(name: "PortcullisCore", targets: ["PortcullisCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -74,6 +76,7 @@ let package = Package(
         .testTarget(name: "PortcullisIntegrationTests", dependencies: [
             "PortcullisCore", "PortcullisGateway", "PortcullisProxy", "PortcullisAdmin",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
