@@ -1,0 +1,17 @@
+// swift-tools-version:6.0
+// Fuzz targets, kept out of the root package so that `swift build` there never
+// needs the fuzzing runtime. Build and run with `make fuzz` from the repository root.
+import PackageDescription
+
+let package = Package(
+    name: "FuzzTesting",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "portcullis", path: ".."),
+    ],
+    targets: [
+        .executableTarget(name: "FuzzTokenVerifier", dependencies: [
+            .product(name: "PortcullisCore", package: "portcullis"),
+        ]),
+    ]
+)
