@@ -11,7 +11,10 @@ let package = Package(
     ],
     targets: [
         .executableTarget(name: "FuzzTokenVerifier", dependencies: [
+            "CLibFuzzer",
             .product(name: "PortcullisCore", package: "portcullis"),
         ]),
+        // Declares LLVMFuzzerRunDriver; see main.swift for why it is needed.
+        .target(name: "CLibFuzzer"),
     ]
 )

@@ -1,5 +1,6 @@
 // libFuzzer entry point: every input is a token for `TokenVerifier.verify`.
-// Built with -parse-as-library, so libFuzzer's `main` drives this file.
+// Built with -parse-as-library, so this file has no top-level code.
+import CLibFuzzer
 import Foundation
 import PortcullisCore
 
@@ -21,8 +22,22 @@ private let verifier: TokenVerifier = {
     }
 }()
 
+/// SwiftPM on Linux links executables with `--defsym main=FuzzTokenVerifier_main`
+/// (its entry point for testable executables), which hides libFuzzer's own `main`.
+/// So `main` is this function, and it hands over to libFuzzer's driver.
+@_cdecl("FuzzTokenVerifier_main")
+public func fuzzTokenVerifierMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { start, count in fuzzTokenVerifier(start, count) }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzTokenVerifier(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+public func fuzzTokenVerifier(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let start, count > 0 else {
+        _ = try? verifier.verify("", now: 1_700_000_000)
+        return 0
+    }
     let bytes = UnsafeBufferPointer(start: start, count: count)
     // As text: invalid UTF-8 becomes U+FFFD, as when a header value is decoded leniently.
     let text = String(decoding: bytes, as: UTF8.self)
