@@ -36,3 +36,16 @@ bench:
 
 clean:
 	rm -rf .build .run
+
+# libFuzzer on the token verifier (FuzzTesting/, a separate package), bounded to FUZZ_SECONDS.
+# New interesting inputs go to FuzzTesting/Corpus/, crashing ones to FuzzTesting/Crashers/,
+# which FuzzRegressionTests replays on every `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+
+.PHONY: fuzz
+fuzz:
+	$(SWIFT) build --package-path FuzzTesting $(FUZZ_FLAGS) --product FuzzTokenVerifier
+	@mkdir -p FuzzTesting/Corpus FuzzTesting/Crashers
+	"$$($(SWIFT) build --package-path FuzzTesting $(FUZZ_FLAGS) --show-bin-path)/FuzzTokenVerifier" \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=FuzzTesting/Crashers/ FuzzTesting/Corpus

@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "portcullis", targets: ["portcullis"]),
 
         .executable(name: "portcullis-demo-upstream", targets: ["DemoUpstream"]),
+        // For FuzzTesting/, a separate package that depends on this one by path.
+        .library(name: "PortcullisCore", targets: ["PortcullisCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -19,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        // Test-only: an independent JOSE implementation to cross-check ours against.
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         .target(name: "PortcullisCore", dependencies: [
@@ -89,11 +93,13 @@ let package = Package(
         .testTarget(name: "PortcullisIntegrationTests", dependencies: [
             "PortcullisCore", "PortcullisGateway", "PortcullisProxy", "PortcullisAdmin",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "JWTKit", package: "jwt-kit"),
         ]),
     ]
 )
