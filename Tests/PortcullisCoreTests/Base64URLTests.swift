@@ -5,7 +5,7 @@ import XCTest
 
 final class Base64URLTests: XCTestCase {
     func testRoundTripAgreesWithFoundation() {
-        var generator = TokenTestRandom(seed: 3)
+        var generator = SeededRandom(seed: 3)
         for count in 0..<200 {
             let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let encoded = Base64URL.encode(bytes)

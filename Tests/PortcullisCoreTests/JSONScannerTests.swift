@@ -101,7 +101,7 @@ final class JSONScannerTests: XCTestCase {
     }
 
     func testStringDecodingAgreesWithFoundation() throws {
-        var generator = TokenTestRandom(seed: 7)
+        var generator = SeededRandom(seed: 7)
         let pool: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\u{0}", "\u{1F}", "\n", "\t", "\u{7F}", "é", "€", "\u{FFFF}",
                                       "😀", "\u{10FFFF}", "\u{D7FF}", "\u{E000}"]
         for _ in 0..<500 {
@@ -135,7 +135,7 @@ final class JSONScannerTests: XCTestCase {
     }
 
     func testNumberConversionIsCorrectlyRounded() {
-        var generator = TokenTestRandom(seed: 11)
+        var generator = SeededRandom(seed: 11)
         for _ in 0..<5000 {
             let integer = String(UInt64.random(in: 0...9_999_999_999, using: &generator))
             let fraction = String(UInt64.random(in: 0...999_999_999, using: &generator))

@@ -8,7 +8,7 @@ import XCTest
 /// Seeds are fixed; a failure prints the input to keep as a regression case.
 final class TokenFuzzTests: XCTestCase {
     func testMutatedTokensNeverCrashOrVerify() throws {
-        var generator = TokenTestRandom(seed: 2024)
+        var generator = SeededRandom(seed: 2024)
         let verifier = try makeTokenVerifier([.HS256], policy: TokenPolicy(capturedClaims: ["role"]))
         let seeds = [
             TokenTestSigner.token(.HS256, payload: #"{"sub":"alice","exp":1700003600,"aud":["a","b"],"role":"x"}"#),
@@ -40,7 +40,7 @@ final class TokenFuzzTests: XCTestCase {
 
     func testMutatedPayloadsWithValidSignaturesNeverCrash() throws {
         // The payload parser only sees signed input; sign every mutation so it is reached.
-        var generator = TokenTestRandom(seed: 99)
+        var generator = SeededRandom(seed: 99)
         let verifier = try makeTokenVerifier([.HS256], policy: TokenPolicy(requiredType: .any, capturedClaims: ["x", "sub"]))
         let base = Array(#"{"sub":"a\u00e9","aud":["x","y"],"x":{"y":[1,2.5e3,true,null,"\ud83d\ude00"]},"exp":1700003600.5}"#.utf8)
         let alphabet = Array(#"{}[]":,\u0123456789.eE+-truefalsn "#.utf8) + [0x00, 0x1F, 0x7F, 0xC3, 0xA9, 0xED, 0xA0, 0xF4, 0x90]
@@ -65,7 +65,7 @@ final class TokenFuzzTests: XCTestCase {
     }
 
     func testRandomBytesAsJSON() {
-        var generator = TokenTestRandom(seed: 5)
+        var generator = SeededRandom(seed: 5)
         for _ in 0..<20000 {
             let bytes = (0..<Int.random(in: 0...24, using: &generator)).map { _ in
                 Array(#"{}[]":,\"u0aAdD89.eE-+truefalsnl "#.utf8).randomElement(using: &generator) ?? 0

@@ -131,8 +131,8 @@ extension XCTestCase {
     }
 }
 
-/// Deterministic randomness so a failing case reproduces.
-struct TokenTestRandom: RandomNumberGenerator {
+/// Deterministic randomness (SplitMix64) for the core tests, so a failing case reproduces.
+struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64
 
     init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
