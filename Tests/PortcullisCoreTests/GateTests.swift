@@ -124,3 +124,18 @@ final class GateTests: XCTestCase {
         XCTAssertTrue(ClaimHeaderPlan.isSafeHeaderValue("alice@example.com"))
     }
 }
+
+extension GateTests {
+    func testJWKSURLIsRefusedWithItsKeyUntilSupported() throws {
+        let yaml = """
+            proxy: {upstream: "http://127.0.0.1:9"}
+            jwt: {algorithms: [RS256], jwks_url: "https://idp.example/jwks.json"}
+            """
+        let configuration = try ConfigurationLoader.load(yaml: yaml, environment: [:])
+        XCTAssertThrowsError(try Gate(configuration: configuration)) { error in
+            let problems = (error as? ConfigurationError)?.problems ?? []
+            XCTAssertEqual(problems.first?.key, "jwt.jwks_url")
+            XCTAssertTrue(problems.first?.reason.contains("jwt.jwks_file") == true)
+        }
+    }
+}

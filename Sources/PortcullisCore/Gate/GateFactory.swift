@@ -17,6 +17,11 @@ extension Gate {
                 return nil
             }
         }
+        if let url = c.jwt.jwksURL {
+            problems.append(ConfigurationProblem(
+                key: "jwt.jwks_url", value: url,
+                reason: "fetching a JWKS over the network is not in this release yet; save the set to a file and use jwt.jwks_file"))
+        }
         let pem = read(c.jwt.publicKeyFile, key: "jwt.public_key_file")
         let jwks = read(c.jwt.jwksFile, key: "jwt.jwks_file")
         var keys: KeyTable?
