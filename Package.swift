@@ -92,6 +92,7 @@ let package = Package(
         .testTarget(name: "PortcullisCoreTests", dependencies: ["PortcullisCore"]),
         .testTarget(name: "PortcullisIntegrationTests", dependencies: [
             "PortcullisCore", "PortcullisGateway", "PortcullisProxy", "PortcullisAdmin",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
