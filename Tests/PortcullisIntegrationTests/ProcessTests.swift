@@ -38,8 +38,8 @@ final class ProcessTests: XCTestCase {
         return path
     }
 
-    private func start(_ config: String, adminPort: Int) throws -> PortcullisProcess {
-        let process = try PortcullisProcess(arguments: ["serve", "--config", config])
+    private func start(_ config: String, adminPort: Int, environment: [String: String] = [:]) throws -> PortcullisProcess {
+        let process = try PortcullisProcess(arguments: ["serve", "--config", config], environment: environment)
         do {
             try PortcullisProcess.waitUntilReady(adminPort: adminPort)
         } catch {
@@ -215,5 +215,24 @@ final class ProcessTests: XCTestCase {
         for command in ["serve", "check-config", "revoke", "mint"] {
             XCTAssertTrue(help.contains(command), "\(command) missing from --help")
         }
+    }
+
+    func testAccessLogNamesTheJTIAndNeverTheToken() throws {
+        let proxyPort = PortcullisProcess.freePort()
+        let adminPort = PortcullisProcess.freePort()
+        let process = try start(try writeConfig(proxyPort: proxyPort, adminPort: adminPort), adminPort: adminPort,
+                                environment: ["PORTCULLIS_LOG_LEVEL": "debug", "PORTCULLIS_LOG_FORMAT": "json"])
+        let token = upstream.token(jti: "access-log-jti")
+        let client = try RawHTTPClient(port: proxyPort)
+        XCTAssertEqual(try client.request("GET", "/seen?token=\(token)", headers: [("Authorization", "Bearer \(token)")]).status, 200)
+        XCTAssertEqual(try client.request("GET", "/denied").status, 401)
+        process.signal(SIGTERM)
+        XCTAssertEqual(process.waitForExit(seconds: 10), 0)
+        let log = process.stderrText
+        let access = log.split(separator: "\n").filter { $0.contains(#""msg":"access""#) }
+        XCTAssertEqual(access.count, 2, log)
+        XCTAssertTrue(access[0].contains("access-log-jti") && access[0].contains(#""http.status":"200""#), "\(access[0])")
+        XCTAssertTrue(access[1].contains("MissingTokenError") && access[1].contains(#""http.status":"401""#), "\(access[1])")
+        XCTAssertFalse(log.contains(token), "the token must never be logged")
     }
 }

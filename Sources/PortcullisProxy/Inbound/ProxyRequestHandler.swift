@@ -63,6 +63,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private var upstream: UpstreamConnection?
     private var responseStarted = false
     private var upstreamKeepAlive = true
+    private var responseStatus = 0
     /// When the current request's upstream must have answered; nil when nothing is awaited.
     private var responseDeadline: NIODeadline?
     /// The one pending timer of this connection. It is not cancelled per request: when it
@@ -413,6 +414,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             }
             cancelTimeout()
             responseStarted = true
+            responseStatus = Int(head.status.code)
             metrics.recordUpstreamStatus(head.status.code)
             metrics.upstreamDuration.recordNanoseconds((NIODeadline.now() - upstreamStart).nanoseconds)
             upstreamKeepAlive = head.isKeepAlive
@@ -478,6 +480,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
 
     private func responseEnded(_ trailers: HTTPHeaders?) {
         guard let context else { return }
+        logAccess(status: responseStatus, outcome: "forwarded", reason: nil)
         let closeClient = !requestEnded || !(clientHead?.isKeepAlive ?? false) || clientHead?.version.minor == 0
         detachUpstream(reuse: requestEnded && upstreamKeepAlive)
         metrics.requestDuration.recordNanoseconds((NIODeadline.now() - requestStart).nanoseconds)
@@ -500,8 +503,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
 
     private func deny(_ denial: Denial, jti: String?) {
         guard let snapshot else { return }
-        logger.debug("request denied", metadata: ["reason": "\(denial.rawValue)", "jti": "\(jti ?? "-")"])
         metrics.recordDenied(denial, since: requestStart)
+        logAccess(status: snapshot.renderer.rendering(denial).head.status.code, outcome: "denied", reason: denial.errorType)
         detachUpstream(reuse: false)
         answerLocally(snapshot.renderer.rendering(denial))
     }
@@ -542,6 +545,18 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     }
 
     // MARK: Helpers
+
+    /// One line per request at debug level. The path only: a query may carry the token.
+    private func logAccess(status: some BinaryInteger, outcome: String, reason: String?) {
+        guard logger.logLevel <= .debug, let clientHead else { return }
+        let path = RequestTarget(clientHead.uri).path
+        logger.debug("access", metadata: [
+            "http.method": "\(clientHead.method.rawValue)", "http.path": "\(path)", "http.status": "\(status)",
+            "outcome": "\(outcome)", "reason": "\(reason ?? "-")", "jti": "\(verifiedClaims?.jti ?? "-")",
+            "duration_ms": "\(Double((NIODeadline.now() - requestStart).nanoseconds) / 1e6)",
+            "client": "\(clientAddress ?? "-")",
+        ])
+    }
 
     private func detachUpstream(reuse: Bool) {
         cancelTimeout()
