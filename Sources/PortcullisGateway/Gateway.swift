@@ -71,7 +71,7 @@ public final class Gateway: Sendable {
                     settings: .init(url: c.revocation.redisURL, jtiKey: c.revocation.jtiKey,
                                     subjectKey: c.revocation.subjectKey, tokenKey: c.revocation.tokenKey,
                                     timeout: TimeAmount(c.revocation.timeout), leewaySeconds: c.jwt.leeway.seconds,
-                                    maxTTLSeconds: c.revocation.maxTTL.seconds),
+                                    maxTTLSeconds: c.revocation.maxTTL.seconds, tlsCAFile: c.revocation.redisTLSCAFile),
                     group: group, logger: logger)
             } catch let error as RevocationStoreError {
                 throw StartupError(description: error.detail)

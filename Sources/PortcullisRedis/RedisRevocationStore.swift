@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PortcullisCore
 
 /// `revocation.store: redis`: the store several Portcullis replicas share (INTERFACE §5).
@@ -18,9 +19,12 @@ public final class RedisRevocationStore: RevocationStore {
         public var timeout: TimeAmount
         public var leewaySeconds: Double
         public var maxTTLSeconds: Double
+        /// For `rediss://`: trust this PEM CA bundle instead of the system's roots.
+        public var tlsCAFile: String?
 
         public init(url: RedisURL, jtiKey: String, subjectKey: String, tokenKey: String, timeout: TimeAmount,
-                    leewaySeconds: Double, maxTTLSeconds: Double) {
+                    leewaySeconds: Double, maxTTLSeconds: Double, tlsCAFile: String? = nil) {
+            self.tlsCAFile = tlsCAFile
             self.url = url
             self.jtiKey = jtiKey
             self.subjectKey = subjectKey
@@ -42,9 +46,6 @@ public final class RedisRevocationStore: RevocationStore {
 
     public init(settings: Settings, group: EventLoopGroup, logger: Logger,
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) async throws {
-        guard !settings.url.tls else {
-            throw RevocationStoreError(.unavailable, "revocation.redis_url: rediss:// (TLS) is not supported by this build yet")
-        }
         guard let jti = KeyTemplate(settings.jtiKey, placeholder: "{jti}"),
               let subject = KeyTemplate(settings.subjectKey, placeholder: "{sub}")
         else { throw RevocationStoreError(.unavailable, "revocation key templates must contain {jti} and {sub}") }
@@ -54,9 +55,21 @@ public final class RedisRevocationStore: RevocationStore {
         self.settings = settings
         self.group = group
         self.now = now
+        var tls: NIOSSLContext?
+        if settings.url.tls {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            if let caFile = settings.tlsCAFile {
+                configuration.trustRoots = .file(caFile)
+            }
+            do {
+                tls = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw RevocationStoreError(.unavailable, "revocation.redis_url: TLS setup failed: \(error)")
+            }
+        }
         let connectionSettings = RedisConnection.Settings(
             host: settings.url.host, port: settings.url.port, username: settings.url.username,
-            password: settings.url.password, database: settings.url.database, timeout: settings.timeout)
+            password: settings.url.password, database: settings.url.database, timeout: settings.timeout, tls: tls)
         var connections: [ObjectIdentifier: NIOLoopBound<RedisConnection>] = [:]
         var loops: [EventLoop] = []
         for loop in group.makeIterator() {

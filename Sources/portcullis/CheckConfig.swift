@@ -34,11 +34,6 @@ enum LoadedConfiguration {
         let environment = ProcessInfo.processInfo.environment
         let configuration = try ConfigurationLoader.load(path: path, environment: environment)
         _ = try Gate(configuration: configuration)
-        if configuration.revocation.store == .redis, configuration.revocation.redisURL.tls {
-            throw ConfigurationError(problems: [ConfigurationProblem(
-                key: "revocation.redis_url", value: "\(configuration.revocation.redisURL)",
-                reason: "rediss:// (TLS) is not supported by this build yet; use redis:// on a trusted network")])
-        }
         return configuration
     }
 }

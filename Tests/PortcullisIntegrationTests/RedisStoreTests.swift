@@ -123,6 +123,26 @@ final class RedisStoreTests: XCTestCase {
         await h.stop()
     }
 
+    func testTLSRedisWithAPrivateCA() async throws {
+        let redis = try RedisServer(password: "tls-pass-0123", tls: true)
+        let ca = try XCTUnwrap(redis.tlsCAFile)
+        let h = try await gateway(redis, ["PORTCULLIS_REVOCATION_REDIS_TLS_CA_FILE": ca])
+        let token = h.token(jti: "tls-jti")
+        XCTAssertEqual(try status(h, token), 200)
+        XCTAssertEqual(try h.revoke(jti: "tls-jti").status, 201)
+        XCTAssertEqual(try status(h, token), 401)
+        XCTAssertEqual(try redis.cli(["EXISTS", "portcullis:jti:tls-jti"]), "1")
+        await h.stop()
+        // Without the CA the server's certificate is not trusted: never ready, lookups fail closed.
+        let untrusted = try await GatewayHarness(environment: [
+            "PORTCULLIS_REVOCATION_STORE": "redis", "PORTCULLIS_REVOCATION_REDIS_URL": redis.url,
+        ])
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertEqual(try untrusted.adminClient().request("GET", "/readyz").status, 503)
+        XCTAssertEqual(try status(untrusted, token), 503)
+        await untrusted.stop()
+    }
+
     func testPasswordProtectedRedis() async throws {
         let redis = try RedisServer(password: "s3cret-redis-pass")
         let h = try await gateway(redis)

@@ -104,6 +104,8 @@ public struct Configuration: Sendable, Equatable {
         public var store: RevocationStoreKind = .memory
         public var file = "./portcullis-revocations.log"
         public var redisURL = RedisURL(tls: false, host: "127.0.0.1", port: 6379, database: 0, username: nil, password: nil)
+        /// For `rediss://`: a PEM CA bundle to trust instead of the system's roots (our extension).
+        public var redisTLSCAFile: String? = nil
         public var jtiKey = "portcullis:jti:{jti}"
         /// Empty disables raw-token revocation.
         public var tokenKey = ""

@@ -8,6 +8,7 @@ extension ConfigurationKey {
             }),
             .scalar("revocation.redis_url", \.revocation.redisURL, expected: "a URL", redact: redactingUserinfo,
                     parse: ConfigValueParsers.redisURL, render: { .string($0.description) }),
+            .file("revocation.redis_tls_ca_file", \.revocation.redisTLSCAFile),
             .string("revocation.jti_key", \.revocation.jtiKey, check: { text throws(InvalidConfigValue) in
                 try ConfigValueParsers.keyTemplate(text, placeholder: "{jti}")
             }),

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 struct RedisUnavailable: Error, CustomStringConvertible {
     var description: String
@@ -21,6 +22,8 @@ final class RedisConnection {
         var database: Int
         var timeout: TimeAmount
         var connectTimeout: TimeAmount = .seconds(1)
+        /// Set for `rediss://`: the TLS context, built once for every connection.
+        var tls: NIOSSLContext?
     }
 
     typealias Completion = (Result<RedisReply, Error>) -> Void
@@ -135,11 +138,18 @@ final class RedisConnection {
     private func connect() {
         state = .connecting
         let handlerLogger = logger
+        let tls = settings.tls
+        // SNI and certificate checks use the host name; an IP literal is checked against the certificate's IP SANs.
+        let serverHostname = settings.host.contains(where: \.isLetter) ? settings.host : nil
         ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(logger: handlerLogger))
                 }
             }

@@ -9,15 +9,45 @@ final class RedisServer {
     let password: String?
     /// With AOF and fsync on every write, as production should run: data survives SIGKILL.
     let persistent: Bool
+    /// CA bundle when the server speaks TLS only (`rediss://`).
+    private(set) var tlsCAFile: String?
     private var process: Process?
     private let directory: URL
 
-    init(password: String? = nil, persistent: Bool = false) throws {
+    init(password: String? = nil, persistent: Bool = false, tls: Bool = false) throws {
         self.port = PortcullisProcess.freePort()
         self.password = password
         self.persistent = persistent
         self.directory = try GatewayHarness.makeTemporaryDirectory()
+        if tls { try makeCertificates() }
         try start()
+    }
+
+    /// A throwaway CA and a server certificate for 127.0.0.1, made with openssl.
+    private func makeCertificates() throws {
+        let dir = directory.path
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: "\(dir)/ext.cnf", atomically: true, encoding: .utf8)
+        let steps = [
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem", "-days", "1", "-subj", "/CN=portcullis-test-ca"],
+            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", "\(dir)/server.key", "-out", "\(dir)/server.csr", "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", "\(dir)/server.csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
+             "-CAcreateserial", "-out", "\(dir)/server.pem", "-days", "1", "-extfile", "\(dir)/ext.cnf"],
+        ]
+        for arguments in steps {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            openssl.arguments = arguments
+            openssl.standardOutput = FileHandle.nullDevice
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+            guard openssl.terminationStatus == 0 else {
+                throw RawHTTPClient.ClientError(description: "openssl \(arguments[0]) failed")
+            }
+        }
+        tlsCAFile = "\(dir)/ca.pem"
     }
 
     deinit {
@@ -36,6 +66,12 @@ final class RedisServer {
         process.executableURL = URL(fileURLWithPath: binary)
         var arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--dir", directory.path]
         arguments += persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]
+        if let ca = tlsCAFile {
+            arguments = arguments.map { $0 == "--port" ? "--tls-port" : $0 }
+            arguments += ["--port", "0", "--tls-cert-file", "\(directory.path)/server.pem",
+                          "--tls-key-file", "\(directory.path)/server.key", "--tls-ca-cert-file", ca,
+                          "--tls-auth-clients", "no"]
+        }
         if let password { arguments += ["--requirepass", password] }
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
@@ -64,6 +100,7 @@ final class RedisServer {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
         var all = ["-h", "127.0.0.1", "-p", "\(port)"]
         if let password { all += ["--no-auth-warning", "-a", password] }
+        if let tlsCAFile { all += ["--tls", "--cacert", tlsCAFile] }
         process.arguments = all + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -74,5 +111,5 @@ final class RedisServer {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    var url: String { "redis://\(password.map { ":\($0)@" } ?? "")127.0.0.1:\(port)/0" }
+    var url: String { "\(tlsCAFile == nil ? "redis" : "rediss")://\(password.map { ":\($0)@" } ?? "")127.0.0.1:\(port)/0" }
 }
