@@ -235,4 +235,35 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(access[1].contains("MissingTokenError") && access[1].contains(#""http.status":"401""#), "\(access[1])")
         XCTAssertFalse(log.contains(token), "the token must never be logged")
     }
+
+    func testTwoProcessesShareOneRedis() throws {
+        let redis = try RedisServer()
+        var processes: [PortcullisProcess] = []
+        var proxyPorts: [Int] = []
+        defer { processes.forEach { $0.terminate() } }
+        for index in 0..<2 {
+            let proxyPort = PortcullisProcess.freePort()
+            let adminPort = PortcullisProcess.freePort()
+            let config = try writeConfig(proxyPort: proxyPort, adminPort: adminPort)
+            let copy = directory.appendingPathComponent("portcullis-\(index).yaml").path
+            try FileManager.default.copyItem(atPath: config, toPath: copy)
+            processes.append(try start(copy, adminPort: adminPort, environment: [
+                "PORTCULLIS_REVOCATION_STORE": "redis", "PORTCULLIS_REVOCATION_REDIS_URL": redis.url,
+            ]))
+            proxyPorts.append(proxyPort)
+            if index == 0 {
+                // The first process revokes through its own admin API.
+                let token = upstream.token(jti: "two-processes")
+                XCTAssertEqual(try RawHTTPClient(port: proxyPort).request("GET", "/", headers: [("Authorization", "Bearer \(token)")]).status, 200)
+                let created = try RawHTTPClient(port: adminPort).request(
+                    "POST", "/v1/revocations", headers: [("Authorization", "Bearer \(GatewayHarness.adminToken)")],
+                    body: #"{"jti": "two-processes", "expires_at": \#(Int(Date().timeIntervalSince1970) + 600)}"#)
+                XCTAssertEqual(created.status, 201)
+            }
+        }
+        let token = upstream.token(jti: "two-processes")
+        for port in proxyPorts {
+            XCTAssertEqual(try RawHTTPClient(port: port).request("GET", "/", headers: [("Authorization", "Bearer \(token)")]).status, 401)
+        }
+    }
 }

@@ -78,6 +78,18 @@ final class RedisStoreTests: XCTestCase {
         // Admin writes land in the application's own layout.
         XCTAssertEqual(try h.revoke(jti: "seed-d").status, 201)
         XCTAssertEqual(try redis.cli(["EXISTS", "blocklist:seed-d"]), "1")
+        // A token without jti is revoked under the token template, with the token's lifetime.
+        let noJTI = h.token(jti: "", ttl: 900)
+        let admin = [("Authorization", "Bearer \(GatewayHarness.adminToken)")]
+        let byToken = try h.adminClient().request("POST", "/v1/revocations", headers: admin, body: #"{"token": "\#(noJTI)"}"#)
+        XCTAssertEqual(byToken.status, 201, byToken.bodyText)
+        let tokenTTL = Int(try redis.cli(["TTL", "revoked:\(noJTI)"])) ?? -100
+        XCTAssertTrue((895...900).contains(tokenTTL), "token key TTL \(tokenTTL)")
+        XCTAssertEqual(try status(h, noJTI), 401)
+        // A subject cut-off lives for revocation.max_ttl (default 30d).
+        XCTAssertEqual(try h.adminClient().request("POST", "/v1/subjects/frank/revocations", headers: admin).status, 201)
+        let subjectTTL = Int(try redis.cli(["TTL", "portcullis:sub:frank"])) ?? -100
+        XCTAssertTrue((2_591_990...2_592_000).contains(subjectTTL), "subject key TTL \(subjectTTL)")
         await h.stop()
     }
 

@@ -115,9 +115,11 @@ public struct TokenMinter: Sendable {
 
     public func mint(_ options: Options, issuer: String?, audience: [String], now: Double, keyID: String? = nil) -> String {
         var claims: [String: Any] = [
-            "sub": options.subject, "jti": options.jti, "type": options.type, "fresh": options.fresh,
+            "sub": options.subject, "type": options.type, "fresh": options.fresh,
             "iat": Int64(now), "exp": Int64(now + options.ttlSeconds),
         ]
+        // An empty jti means a token without one (for testing raw-token revocation).
+        if !options.jti.isEmpty { claims["jti"] = options.jti }
         if let issuer { claims["iss"] = issuer }
         if audience.count == 1 { claims["aud"] = audience[0] } else if !audience.isEmpty { claims["aud"] = audience }
         for (name, value) in options.extraClaims { claims[name] = value }
