@@ -113,7 +113,7 @@ final class JSONScannerTests: XCTestCase {
             // Strip the array brackets JSONEncoder needs for a top-level fragment.
             let json = String(encoded.dropFirst().dropLast())
             XCTAssertEqual(decodedString(json), string, json)
-            // And our escaped \uXXXX spelling of every UTF-16 unit.
+            // And every UTF-16 unit spelled as a four-hex-digit \u escape.
             let escaped = "\"" + string.utf16.map { String(format: "\\u%04x", $0) }.joined() + "\""
             XCTAssertEqual(decodedString(escaped), string, escaped)
         }

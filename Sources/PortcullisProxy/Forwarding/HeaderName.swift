@@ -4,18 +4,7 @@ enum HeaderName {
     /// True when `name` equals `lowercased` ignoring ASCII case; `lowercased` must be lower case.
     @inline(__always)
     static func equals(_ name: String, _ lowercased: String) -> Bool {
-        var name = name
-        var expected = lowercased
-        return name.withUTF8 { a in
-            expected.withUTF8 { b in
-                guard a.count == b.count else { return false }
-                for i in 0..<a.count where a[i] | 0x20 != b[i] {
-                    // `| 0x20` folds letters; a non-letter differs only if the raw bytes differ too.
-                    if a[i] != b[i] { return false }
-                }
-                return true
-            }
-        }
+        name.utf8.count == lowercased.utf8.count && hasPrefix(name, lowercased)
     }
 
     /// True when `name` starts with `lowercasedPrefix` ignoring ASCII case.
@@ -26,6 +15,7 @@ enum HeaderName {
         return name.withUTF8 { a in
             prefix.withUTF8 { b in
                 guard a.count >= b.count else { return false }
+                // `| 0x20` folds ASCII letters; `b` holds only lower-case letters, digits and `-`.
                 for i in 0..<b.count where a[i] | 0x20 != b[i] && a[i] != b[i] { return false }
                 return true
             }

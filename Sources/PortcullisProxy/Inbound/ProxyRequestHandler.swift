@@ -222,9 +222,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             answerLocally(snapshot.renderer.badRequest, forceClose: true)
             return
         }
+        let target = RequestTarget(head.uri)
+        let now = Date().timeIntervalSince1970
         let decision = snapshot.gate.decide(
-            method: RequestMethodClass(method: head.method.rawValue), target: RequestTarget(head.uri),
-            headers: head.headers, now: Date().timeIntervalSince1970, cache: tokenCache)
+            method: RequestMethodClass(method: head.method.rawValue), target: target,
+            headers: head.headers, now: now, cache: tokenCache)
         switch decision {
         case .forwardPublic:
             metrics.forwardedPublic.increment()
@@ -233,10 +235,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             deny(denial, jti: nil)
         case .checkRevocation(let token, let query):
             verifiedClaims = token.claims
-            let target = RequestTarget(head.uri)
             logoutRevocations = snapshot.logout.applies(to: target)
-                ? snapshot.logout.revocations(token: token, query: query, headers: head.headers, gate: snapshot.gate,
-                                              now: Date().timeIntervalSince1970)
+                ? snapshot.logout.revocations(token: token, query: query, headers: head.headers, gate: snapshot.gate, now: now)
                 : []
             if let verdict = snapshot.store.immediateVerdict(query) {
                 conclude(verdict)
