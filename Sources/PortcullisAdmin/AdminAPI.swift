@@ -39,11 +39,18 @@ public struct AdminAPI: Sendable {
     /// The Prometheus text of every metric, for `GET /metrics`.
     public var metricsText: @Sendable () -> [UInt8]
     public var revocationsWritten: Counter?
+    /// When set, the admin token in force is read from here on each call (a reload may change it).
+    public var liveAdminToken: (@Sendable () -> String?)?
+    /// False while signing keys are still loading (`jwt.jwks_url` not fetched yet): `/readyz` answers 503.
+    public var keysReady: @Sendable () -> Bool
 
     public init(store: RevocationStore, adminToken: String?, currentGate: @escaping @Sendable () -> Gate,
                 maxTTLSeconds: Double, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 metricsText: @escaping @Sendable () -> [UInt8] = { [] }, revocationsWritten: Counter? = nil,
+                liveAdminToken: (@Sendable () -> String?)? = nil, keysReady: @escaping @Sendable () -> Bool = { true },
                 logger: Logger) {
+        self.liveAdminToken = liveAdminToken
+        self.keysReady = keysReady
         self.metricsText = metricsText
         self.revocationsWritten = revocationsWritten
         self.store = store
@@ -81,6 +88,9 @@ public struct AdminAPI: Sendable {
             return AdminResponse(status: 200, body: metricsText(),
                                  headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
         case ("GET", "readyz") where segments.count == 1:
+            guard keysReady() else {
+                return .json(503, ["status": "unavailable", "message": "signing keys from jwt.jwks_url are not loaded yet"])
+            }
             return await store.isReady() ? .json(200, ["status": "ready"])
                 : .json(503, ["status": "unavailable", "message": "revocation store is not answering"])
         case (_, "v1"):
@@ -96,7 +106,7 @@ public struct AdminAPI: Sendable {
     }
 
     private func isAuthorized(_ header: String?) -> Bool {
-        guard let adminToken, let header else { return false }
+        guard let adminToken = liveAdminToken.map({ $0() }) ?? adminToken, let header else { return false }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
         return ConstantTime.equal(String(parts[1]).trimmingCharacters(in: .whitespaces), adminToken)

@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import PortcullisAdmin
 import PortcullisCore
+import PortcullisJWKS
 import PortcullisProxy
 import PortcullisRedis
 import ServiceLifecycle
@@ -27,6 +28,14 @@ public final class Gateway: Sendable {
     private let memoryStore: MemoryRevocationStore?
     private let logger: Logger
     private let serviceGroup = NIOLockedValueBox<ServiceGroup?>(nil)
+    /// The gate in force; reloads and JWKS refreshes replace it.
+    private let live: LiveGate
+    /// Fetches `jwt.jwks_url`, when configured.
+    public let jwks: JWKSRefresher?
+    private let reloader: Reloader
+
+    /// The configuration in force (the start one, after any reloads).
+    public var currentConfiguration: Configuration { live.configuration }
 
     public var proxyPort: Int? { proxy.localAddress?.port }
     public var adminPort: Int? { admin.localAddress?.port }
@@ -39,9 +48,9 @@ public final class Gateway: Sendable {
         self.configuration = c
         self.logger = logger
         let factory = PrometheusMetricsFactory(registry: metrics)
-        let gate: Gate
+        let initialGate: Gate
         do {
-            gate = try Gate(configuration: c)
+            initialGate = try Gate(configuration: c)
         } catch {
             throw StartupError(description: error.description)
         }
@@ -80,16 +89,44 @@ public final class Gateway: Sendable {
             logger.info("revocation store: redis", metadata: ["redis": "\(c.revocation.redisURL)"])
         }
 
-        let snapshot = GateSnapshotInput(
-            gate: gate, store: store, errorFormat: c.errors.format, pathPrefix: upstream.pathPrefix,
-            upstreamTimeout: TimeAmount(c.proxy.upstreamTimeout), logoutPath: c.proxy.logoutPath)
+        let live = LiveGate(configuration: c, gate: initialGate, store: store)
+        self.live = live
+        reloader = Reloader(live: live, logger: logger, metricsFactory: factory)
+        let jwks: JWKSRefresher?
+        if let url = c.jwt.jwksURL {
+            let client: JWKSClient
+            do {
+                client = try JWKSClient(url: url, caFile: c.jwt.jwksTLSCAFile)
+            } catch {
+                throw StartupError(description: error.description)
+            }
+            let refresher = JWKSRefresher(
+                client: client,
+                settings: .init(refreshInterval: TimeAmount(c.jwt.jwksRefreshInterval),
+                                minRefetchInterval: TimeAmount(c.jwt.jwksMinRefetchInterval)),
+                eventLoop: group.next(), metricsFactory: factory, logger: logger,
+                install: { text in try live.rebuild(remoteJWKS: text) })
+            live.attach(proxy: nil, unknownKeyObserver: refresher)
+            // Again, now that the gate can tell the fetcher about unknown `kid`s.
+            do {
+                try live.rebuild()
+            } catch {
+                throw StartupError(description: error.description)
+            }
+            jwks = refresher
+        } else {
+            jwks = nil
+        }
+        self.jwks = jwks
         do {
             admin = try await AdminServer(
                 group: group, host: c.admin.listen.host, port: c.admin.listen.port,
-                api: AdminAPI(store: store, adminToken: c.admin.token, currentGate: { gate },
+                api: AdminAPI(store: store, adminToken: c.admin.token, currentGate: { live.gate },
                               maxTTLSeconds: c.revocation.maxTTL.seconds,
                               metricsText: { [metrics] in metrics.emitToBuffer() },
                               revocationsWritten: Counter(label: "portcullis_revocations_written_total", factory: factory),
+                              liveAdminToken: { live.configuration.admin.token },
+                              keysReady: { jwks?.isLoaded ?? true },
                               logger: logger))
         } catch {
             throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
@@ -100,7 +137,8 @@ public final class Gateway: Sendable {
                 settings: .init(host: c.proxy.listen.host, port: c.proxy.listen.port,
                                 maxHeaderBytes: c.proxy.maxHeaderBytes, upstream: upstream,
                                 connectTimeout: TimeAmount(c.proxy.connectTimeout)),
-                snapshot: snapshot, metrics: ProxyMetrics(factory: factory), logger: logger)
+                snapshot: live.snapshotInput(c, live.gate), metrics: ProxyMetrics(factory: factory), logger: logger)
+            live.attach(proxy: proxy, unknownKeyObserver: nil)
         } catch {
             try? await admin.shutdown()
             throw StartupError(description: "proxy.listen \(c.proxy.listen.host):\(c.proxy.listen.port): \(error)")
@@ -114,9 +152,13 @@ public final class Gateway: Sendable {
     }
 
     /// Serves until SIGTERM/SIGINT (when `signals`), or until the task is cancelled, then drains.
-    public func run(signals: Bool = true) async throws {
+    /// With `reloadSource`, SIGHUP loads a new configuration from it and applies it (see `reload`).
+    public func run(signals: Bool = true,
+                    reloadSource: (@Sendable () throws(ConfigurationError) -> Configuration)? = nil) async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let memoryStore { services.append(.init(service: RevocationSweeper(store: memoryStore))) }
+        if let jwks { services.append(.init(service: jwks)) }
+        if let reloadSource { services.append(.init(service: ReloadOnHangup(reloader: reloader, load: reloadSource))) }
         services += [.init(service: admin), .init(service: proxy)]
         let group = ServiceGroup(configuration: .init(
             services: services,
@@ -124,6 +166,16 @@ public final class Gateway: Sendable {
             logger: logger))
         serviceGroup.withLockedValue { $0 = group }
         try await group.run()
+    }
+
+    /// Applies a newly loaded configuration without dropping connections: live keys (JWT
+    /// settings and keys, public paths, claim headers, upstream timeout, logout path, fail
+    /// mode, error format, admin token) take effect for the next request; other changed keys
+    /// are reported as needing a restart. A configuration that does not load, or whose keys do
+    /// not, is refused and the running one stays.
+    @discardableResult
+    public func reload(_ load: () throws(ConfigurationError) -> Configuration) -> ReloadOutcome {
+        reloader.reload(load)
     }
 
     /// Starts the same graceful shutdown as SIGTERM: stop accepting, drain, close.

@@ -9,7 +9,7 @@ import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the proxy and admin listeners until SIGTERM/SIGINT, then drain and exit 0.",
+        abstract: "Run the proxy and admin listeners until SIGTERM/SIGINT, then drain and exit 0; SIGHUP reloads.",
         discussion: """
             Example:
               portcullis serve --config portcullis.yaml
@@ -38,7 +38,8 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("serving", metadata: ["event_loop_threads": "\(threads)"])
-        try await gateway.run()
+        let path = options.config
+        try await gateway.run(reloadSource: { () throws(ConfigurationError) in try LoadedConfiguration.load(path: path) })
         // The event loops are not shut down: the process ends here, and closing listeners
         // still schedule teardown work on them that a shut-down loop would refuse.
         logger.info("stopped: drained and closed")

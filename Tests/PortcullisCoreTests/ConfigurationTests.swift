@@ -574,8 +574,9 @@ final class ConfigurationTests: XCTestCase {
         jwt:
           algorithms: [RS256, es384, EdDSA]
           public_key_file: /keys/pub.pem
-          jwks_file: /keys/jwks.json
           jwks_url: https://idp.example/.well-known/jwks.json
+          jwks_refresh_interval: 10m
+          jwks_min_refetch_interval: 0
           issuer: "https://idp.example/ \\u00e9"
           audience: ["null", "true", "123", "a: b", "#x"]
           leeway: 0.0005

@@ -105,6 +105,38 @@ final class ProcessTests: XCTestCase {
         XCTAssertThrowsError(try RawHTTPClient(port: proxyPort), "no longer accepting")
     }
 
+    func testSIGHUPReloadsTheConfigFileAndRefusesABrokenOne() throws {
+        let proxyPort = PortcullisProcess.freePort()
+        let adminPort = PortcullisProcess.freePort()
+        let config = try writeConfig(proxyPort: proxyPort, adminPort: adminPort)
+        let process = try start(config, adminPort: adminPort)
+        defer { process.terminate() }
+        let client = try RawHTTPClient(port: proxyPort)
+        let garbage = [("Authorization", "Bearer not-a-jwt")]
+        XCTAssertEqual(try client.request("GET", "/x", headers: garbage).status, 422, "errors.format authx")
+
+        _ = try writeConfig(proxyPort: proxyPort, adminPort: adminPort, extra: "errors:\n  format: rfc6750")
+        process.signal(SIGHUP)
+        let deadline = Date().addingTimeInterval(10)
+        while try client.request("GET", "/x", headers: garbage).status != 401 && Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(try client.request("GET", "/x", headers: garbage).status, 401,
+                       "the reloaded errors.format is in force on the same connection")
+
+        try "proxy:\n  listen: [oops\n".write(toFile: config, atomically: true, encoding: .utf8)
+        process.signal(SIGHUP)
+        let admin = try RawHTTPClient(port: adminPort)
+        let rejected = #"portcullis_config_reloads_total{outcome="rejected"} 1"#
+        let refusedBy = Date().addingTimeInterval(10)
+        while !(try admin.request("GET", "/metrics").bodyText.contains(rejected)) && Date() < refusedBy { usleep(20_000) }
+        let metrics = try admin.request("GET", "/metrics").bodyText
+        XCTAssertTrue(metrics.contains(rejected), metrics)
+        XCTAssertTrue(metrics.contains(#"portcullis_config_reloads_total{outcome="applied"} 1"#), metrics)
+        XCTAssertTrue(process.stderrText.contains("configuration reload refused"))
+        XCTAssertEqual(try client.request("GET", "/x", headers: garbage).status, 401, "the running configuration stays")
+        XCTAssertEqual(try client.request("GET", "/x", headers: [("Authorization", "Bearer \(upstream.token())")]).status, 200)
+        XCTAssertNil(process.waitForExit(seconds: 0.1), "SIGHUP does not stop the process")
+    }
+
     func testRevocationSurvivesSIGKILL() throws {
         let proxyPort = PortcullisProcess.freePort()
         let adminPort = PortcullisProcess.freePort()

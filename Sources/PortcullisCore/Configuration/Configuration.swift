@@ -84,6 +84,12 @@ public struct Configuration: Sendable, Equatable {
         public var publicKeyFile: String? = nil
         public var jwksFile: String? = nil
         public var jwksURL: String? = nil
+        /// How often `jwksURL` is fetched again in the background.
+        public var jwksRefreshInterval: Duration = .seconds(300)
+        /// A token whose `kid` is unknown triggers at most one fetch of `jwksURL` per this interval.
+        public var jwksMinRefetchInterval: Duration = .seconds(30)
+        /// A PEM CA bundle to trust for an https `jwksURL` instead of the system's roots.
+        public var jwksTLSCAFile: String? = nil
         public var issuer: String? = nil
         public var audience: [String] = []
         public var leeway: Duration = .zero

@@ -9,6 +9,9 @@ extension ConfigurationKey {
             .file("jwt.public_key_file", \.jwt.publicKeyFile),
             .file("jwt.jwks_file", \.jwt.jwksFile),
             .optionalString("jwt.jwks_url", \.jwt.jwksURL, check: ConfigValueParsers.webURL),
+            .duration("jwt.jwks_refresh_interval", \.jwt.jwksRefreshInterval, floor: .positive),
+            .duration("jwt.jwks_min_refetch_interval", \.jwt.jwksMinRefetchInterval, floor: .zero),
+            .file("jwt.jwks_tls_ca_file", \.jwt.jwksTLSCAFile),
             .optionalString("jwt.issuer", \.jwt.issuer),
             .list("jwt.audience", \.jwt.audience, expected: "a list of audiences", parseItem: { text throws(InvalidConfigValue) in
                 guard !text.isEmpty else { throw InvalidConfigValue("an audience must not be empty") }

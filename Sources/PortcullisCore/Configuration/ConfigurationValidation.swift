@@ -10,6 +10,7 @@ extension ConfigurationLoadSession {
         checkUpstream()
         checkHMACSecret()
         checkVerificationKeys()
+        checkOneJWKSSource()
         checkAdminToken()
         checkListenersDiffer()
         checkClaimHeadersKeepToken()
@@ -57,6 +58,14 @@ extension ConfigurationLoadSession {
         else { return }
         let names = asymmetric.map(\.rawValue).joined(separator: ", ")
         fail("jwt.algorithms", value: names, reason: "needs a verification key: set jwt.public_key_file, jwt.jwks_file or jwt.jwks_url")
+    }
+
+    /// Two key sets would make "which set does this `kid` come from" a question at reload time.
+    private mutating func checkOneJWKSSource() {
+        guard let url = configuration.jwt.jwksURL, configuration.jwt.jwksFile != nil,
+              !failedKeys.contains("jwt.jwks_url")
+        else { return }
+        fail("jwt.jwks_url", value: url, reason: "set either jwt.jwks_file or jwt.jwks_url, not both")
     }
 
     /// 16 characters: short enough for any generated token, long enough to rule out `admin`/`changeme`.

@@ -25,9 +25,13 @@ public struct Gate: Sendable {
     /// When set, the raw token is part of the revocation query (`revocation.token_key`).
     public let revokesRawTokens: Bool
     public let claimHeaders: ClaimHeaderPlan
+    /// Told when a token names a `kid` no key has, so a remote key set can be fetched again.
+    public let unknownKeyObserver: UnknownKeyObserver?
 
     public init(publicPaths: PublicPaths, extractor: TokenExtractor, verifier: TokenVerifier,
-                csrfCheck: Bool, failMode: FailMode, revokesRawTokens: Bool, claimHeaders: ClaimHeaderPlan) {
+                csrfCheck: Bool, failMode: FailMode, revokesRawTokens: Bool, claimHeaders: ClaimHeaderPlan,
+                unknownKeyObserver: UnknownKeyObserver? = nil) {
+        self.unknownKeyObserver = unknownKeyObserver
         self.publicPaths = publicPaths
         self.extractor = extractor
         self.verifier = verifier
@@ -54,6 +58,7 @@ public struct Gate: Sendable {
                 cache?.insert(found.token, token, verifier: verifier, now: now)
             }
         } catch {
+            if error.code == .unknownKey { unknownKeyObserver?.unknownKeyIDSeen() }
             return .deny(Denial(error))
         }
         if csrfCheck, found.location == .cookies, method == .stateChanging {
@@ -74,6 +79,12 @@ public struct Gate: Sendable {
         case .unavailable: failMode == .open ? .forwardFailOpen : .deny(.storeUnavailable)
         }
     }
+}
+
+/// Something that can act on "a token named a key we do not have" (the remote JWKS fetcher).
+/// Called inline on the event loop: it must only note the fact and return.
+public protocol UnknownKeyObserver: Sendable {
+    func unknownKeyIDSeen()
 }
 
 public enum ConstantTime {

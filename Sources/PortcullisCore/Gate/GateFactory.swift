@@ -3,7 +3,11 @@ import Foundation
 extension Gate {
     /// Builds the gate (keys, policy, compiled patterns) from a validated configuration.
     /// Key material that fails to load is reported as configuration problems.
-    public init(configuration c: Configuration,
+    ///
+    /// `remoteJWKS` is the last set fetched from `jwt.jwks_url` (nil before the first fetch:
+    /// the gate then knows only the local keys and reports `kid`s as unknown).
+    public init(configuration c: Configuration, remoteJWKS: String? = nil,
+                unknownKeyObserver: UnknownKeyObserver? = nil,
                 readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) })
         throws(ConfigurationError)
     {
@@ -17,20 +21,17 @@ extension Gate {
                 return nil
             }
         }
-        if let url = c.jwt.jwksURL {
-            problems.append(ConfigurationProblem(
-                key: "jwt.jwks_url", value: url,
-                reason: "fetching a JWKS over the network is not in this release yet; save the set to a file and use jwt.jwks_file"))
-        }
         let pem = read(c.jwt.publicKeyFile, key: "jwt.public_key_file")
-        let jwks = read(c.jwt.jwksFile, key: "jwt.jwks_file")
+        let jwks = c.jwt.jwksURL != nil ? remoteJWKS : read(c.jwt.jwksFile, key: "jwt.jwks_file")
         var keys: KeyTable?
         if problems.isEmpty {
             do {
                 keys = try KeyTable(hmacSecret: c.jwt.secret.map { Array($0.utf8) }, publicKeyPEM: pem,
-                                    jwksJSON: jwks, algorithms: Set(c.jwt.algorithms))
+                                    jwksJSON: jwks, algorithms: Set(c.jwt.algorithms),
+                                    remoteJWKSPending: c.jwt.jwksURL != nil && remoteJWKS == nil)
             } catch {
-                problems.append(ConfigurationProblem(key: "jwt", value: nil, reason: error.description))
+                problems.append(ConfigurationProblem(key: c.jwt.jwksURL != nil && remoteJWKS != nil ? "jwt.jwks_url" : "jwt",
+                                                     value: nil, reason: error.description))
             }
         }
         guard let keys, problems.isEmpty else { throw ConfigurationError(problems: problems) }
@@ -51,7 +52,8 @@ extension Gate {
                                       queryParameter: c.jwt.queryParam),
             verifier: TokenVerifier(keys: keys, policy: policy),
             csrfCheck: c.jwt.csrf, failMode: c.revocation.failMode,
-            revokesRawTokens: !c.revocation.tokenKey.isEmpty, claimHeaders: plan)
+            revokesRawTokens: !c.revocation.tokenKey.isEmpty, claimHeaders: plan,
+            unknownKeyObserver: c.jwt.jwksURL != nil ? unknownKeyObserver : nil)
     }
 }
 

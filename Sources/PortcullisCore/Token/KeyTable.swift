@@ -14,10 +14,14 @@ public struct KeyTable: Sendable {
     /// - a malformed JWKS, or one with no key usable with `algorithms`;
     /// - without a JWKS, a configured algorithm that no key can verify. (A JWKS is
     ///   exempt: an IdP may not publish a key for every algorithm at every moment.)
-    public init(hmacSecret: [UInt8]?, publicKeyPEM: String?, jwksJSON: String?, algorithms: Set<JWTAlgorithm>) throws(KeyTableError) {
+    ///
+    /// `remoteJWKSPending` is set while `jwt.jwks_url` has not been fetched yet: the table then
+    /// holds only the local keys (possibly none), and a token naming a `kid` is an unknown key.
+    public init(hmacSecret: [UInt8]?, publicKeyPEM: String?, jwksJSON: String?, algorithms: Set<JWTAlgorithm>,
+                remoteJWKSPending: Bool = false) throws(KeyTableError) {
         let allowed = AlgorithmSet(algorithms)
         guard !allowed.isEmpty else { throw KeyTableError(.noKeys, "no JWT algorithm is configured") }
-        guard hmacSecret != nil || publicKeyPEM != nil || jwksJSON != nil else {
+        guard hmacSecret != nil || publicKeyPEM != nil || jwksJSON != nil || remoteJWKSPending else {
             throw KeyTableError(.noKeys, "no key is configured: give an HMAC secret, a public key PEM or a JWKS")
         }
         var keys = [VerificationKey]()
@@ -51,7 +55,7 @@ public struct KeyTable: Sendable {
                 throw KeyTableError(.invalidJWKS, "JWKS has no signing key usable with the configured algorithms (\(allowed.names))")
             }
             keys += loaded
-        } else {
+        } else if !remoteJWKSPending {
             let covered = keys.reduce(into: AlgorithmSet()) { $0.formUnion($1.algorithms) }
             let uncovered = allowed.subtracting(covered)
             guard uncovered.isEmpty else {
@@ -60,7 +64,7 @@ public struct KeyTable: Sendable {
         }
 
         self.keys = keys
-        self.usesKeyIDs = keys.contains { $0.keyID != nil }
+        self.usesKeyIDs = remoteJWKSPending || keys.contains { $0.keyID != nil }
     }
 
     /// RFC 7518 §3.2: an HS key must be at least as long as the hash output.

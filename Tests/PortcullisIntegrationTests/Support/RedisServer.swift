@@ -19,35 +19,8 @@ final class RedisServer {
         self.password = password
         self.persistent = persistent
         self.directory = try GatewayHarness.makeTemporaryDirectory()
-        if tls { try makeCertificates() }
+        if tls { tlsCAFile = try TestCertificates.make(in: directory).caFile }
         try start()
-    }
-
-    /// A throwaway CA and a server certificate for 127.0.0.1, made with openssl.
-    private func makeCertificates() throws {
-        let dir = directory.path
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: "\(dir)/ext.cnf", atomically: true, encoding: .utf8)
-        let steps = [
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem", "-days", "1", "-subj", "/CN=portcullis-test-ca"],
-            ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "\(dir)/server.key", "-out", "\(dir)/server.csr", "-subj", "/CN=127.0.0.1"],
-            ["x509", "-req", "-in", "\(dir)/server.csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
-             "-CAcreateserial", "-out", "\(dir)/server.pem", "-days", "1", "-extfile", "\(dir)/ext.cnf"],
-        ]
-        for arguments in steps {
-            let openssl = Process()
-            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            openssl.arguments = arguments
-            openssl.standardOutput = FileHandle.nullDevice
-            openssl.standardError = FileHandle.nullDevice
-            try openssl.run()
-            openssl.waitUntilExit()
-            guard openssl.terminationStatus == 0 else {
-                throw RawHTTPClient.ClientError(description: "openssl \(arguments[0]) failed")
-            }
-        }
-        tlsCAFile = "\(dir)/ca.pem"
     }
 
     deinit {
