@@ -104,7 +104,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "PortcullisCoreTests", dependencies: ["PortcullisCore"]),
+        // Yams: DeployFilesTests parses the manifests in deploy/.
+        .testTarget(name: "PortcullisCoreTests", dependencies: [
+            "PortcullisCore", .product(name: "Yams", package: "Yams"),
+        ]),
         .testTarget(name: "PortcullisIntegrationTests", dependencies: [
             "PortcullisCore", "PortcullisGateway", "PortcullisProxy", "PortcullisAdmin",
             .product(name: "Yams", package: "Yams"),
