@@ -73,6 +73,12 @@ final class ConfigurationReloadTests: XCTestCase {
         }
     }
 
+    func testHSKeysMayComeFromAJWKSAlone() throws {
+        let configuration = try ConfigurationLoader.load(
+            yaml: "proxy: {upstream: \"http://b\"}\njwt: {algorithms: [HS256], jwks_url: \"https://idp/jwks\"}", environment: [:])
+        XCTAssertNil(configuration.jwt.secret)
+    }
+
     func testNoChangeIsNoChange() throws {
         let running = try ConfigurationLoader.load(yaml: Self.minimal, environment: [:])
         let reload = ConfigurationReload(running: running, new: running)

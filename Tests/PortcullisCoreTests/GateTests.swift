@@ -126,16 +126,41 @@ final class GateTests: XCTestCase {
 }
 
 extension GateTests {
-    func testJWKSURLIsRefusedWithItsKeyUntilSupported() throws {
+    final class UnknownKeys: UnknownKeyObserver, @unchecked Sendable {
+        var seen = 0
+        func unknownKeyIDSeen() { seen += 1 }
+    }
+
+    /// `jwt.jwks_url` before and after its first fetch: the gate knows no `kid` until the set
+    /// arrives, and tells the fetcher about every unknown one.
+    func testRemoteJWKSPendingThenLoaded() throws {
         let yaml = """
             proxy: {upstream: "http://127.0.0.1:9"}
-            jwt: {algorithms: [RS256], jwks_url: "https://idp.example/jwks.json"}
+            jwt: {algorithms: [HS256], jwks_url: "https://idp.example/jwks.json"}
             """
         let configuration = try ConfigurationLoader.load(yaml: yaml, environment: [:])
-        XCTAssertThrowsError(try Gate(configuration: configuration)) { error in
-            let problems = (error as? ConfigurationError)?.problems ?? []
-            XCTAssertEqual(problems.first?.key, "jwt.jwks_url")
-            XCTAssertTrue(problems.first?.reason.contains("jwt.jwks_file") == true)
+        let key = Array("remote-oct-key-0123456789abcdef0123".utf8)
+        let k = Data(key).base64EncodedString().replacingOccurrences(of: "=", with: "")
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let jwks = #"{"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": "\#(k)"}]}"#
+        let minter = try TokenMinter(algorithm: .HS256, secret: key)
+        let token = minter.mint(.init(subject: "alice", ttlSeconds: 600), issuer: nil, audience: [], now: now, keyID: "k1")
+        let other = minter.mint(.init(subject: "alice", ttlSeconds: 600), issuer: nil, audience: [], now: now, keyID: "k2")
+        let observer = UnknownKeys()
+
+        let pending = try Gate(configuration: configuration, unknownKeyObserver: observer)
+        XCTAssertEqual(denial(decide(pending, [("Authorization", "Bearer \(token)")])), .malformedToken)
+        XCTAssertEqual(observer.seen, 1)
+
+        let loaded = try Gate(configuration: configuration, remoteJWKS: jwks, unknownKeyObserver: observer)
+        XCTAssertNil(denial(decide(loaded, [("Authorization", "Bearer \(token)")])))
+        XCTAssertEqual(denial(decide(loaded, [("Authorization", "Bearer \(other)")])), .malformedToken)
+        XCTAssertEqual(observer.seen, 2)
+        XCTAssertEqual(denial(decide(loaded, [("Authorization", "Bearer garbage")])), .malformedToken)
+        XCTAssertEqual(observer.seen, 2, "only an unknown kid is reported, not any malformed token")
+
+        XCTAssertThrowsError(try Gate(configuration: configuration, remoteJWKS: #"{"keys": 5}"#)) { error in
+            XCTAssertEqual((error as? ConfigurationError)?.problems.first?.key, "jwt.jwks_url")
         }
     }
 }

@@ -38,6 +38,8 @@ extension ConfigurationLoadSession {
         let hmac = configuration.jwt.algorithms.filter { $0.minimumHMACKeyBytes != nil }
         guard !hmac.isEmpty, failedKeys.isDisjoint(with: ["jwt.algorithms", "jwt.secret", "jwt.secret_file"]) else { return }
         guard let secret = configuration.jwt.secret else {
+            // A JWKS may carry the HS keys as `oct` entries (e.g. the old secret during a rotation).
+            guard configuration.jwt.jwksFile == nil, configuration.jwt.jwksURL == nil else { return }
             let names = hmac.map(\.rawValue).joined(separator: ", ")
             fail("jwt.secret", value: nil, reason: "is required by \(names) in jwt.algorithms; set jwt.secret or jwt.secret_file")
             return
