@@ -220,7 +220,7 @@ def alloc_check(fields):
     return lines, verdict == "PASS" and spread <= 0.1
 
 
-def checks(summary, path, reference):
+def checks(summary, path):
     """The Checks section as plain-text lines."""
     out = []
     with open(path, encoding="utf-8") as f:
@@ -277,7 +277,7 @@ def main():
     warns = warnings(summary)
 
     print(render_text(header, lines))
-    check_lines = checks(summary, args.checks, args.reference) if args.checks else []
+    check_lines = checks(summary, args.checks) if args.checks else []
     if check_lines:
         print("\n" + "\n".join(check_lines))
     if warns:
