@@ -11,6 +11,22 @@ to the reference row (the nginx proxy measured in the same run), prints an
 aligned table on stdout and writes the same table as Markdown, after the
 metadata block run.sh prepared, to --markdown.
 
+With --checks (a TSV run.sh writes while declaring rows), a "Checks" section
+follows the table:
+
+    rss      <TAB> row <TAB> target_mb           RSS under load vs the target
+    flat     <TAB> label <TAB> row_1k <TAB> row_1M <TAB> tolerance_percent
+                                                 revocation-check cost vs entries
+    scaling  <TAB> row_1_thread <TAB> row_n_threads <TAB> n <TAB> caveat
+    alloc    <TAB> name <TAB> budget <TAB> counts0 <TAB> counts1 <TAB> wrk1
+             <TAB> counts2 <TAB> wrk2 <TAB> counts3 <TAB> wrk1_seconds
+                                                 allocations per request
+
+counts are the 8 numbers of bench/malloc_count.c's counter file (allocs malloc
+calloc realloc memalign free bytes magic) read: before and after an idle
+second (0, 1), after a short wrk run (2) and after a full-length one (3).
+The checks report; they do not change the exit status.
+
 Exit status: 0, or 3 when any row saw non-2xx/3xx responses — such a row's
 req/s measures the error path, not the proxy, and must not pass as a result.
 """
@@ -143,12 +159,114 @@ def warnings(summary):
     return out
 
 
+def _counts(text):
+    values = [int(v) for v in text.split()]
+    if len(values) != 8:
+        raise ValueError(f"expected 8 counter values, got {text!r}")
+    return dict(zip(["allocs", "malloc", "calloc", "realloc", "memalign", "free",
+                     "bytes", "magic"], values))
+
+
+def _delta(a, b):
+    return {k: b[k] - a[k] for k in a if k != "magic"}
+
+
+def _read_wrk(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return parse_wrk(f.read())
+
+
+def alloc_check(fields):
+    """Allocations per request from the alloc pass; (lines, verdict-ok?)."""
+    name, budget, c0, c1, wrk1, c2, wrk2, c3, short_s = fields
+    budget = float(budget)
+    c0, c1, c2, c3 = map(_counts, (c0, c1, c2, c3))
+    w1, w2 = _read_wrk(wrk1), _read_wrk(wrk2)
+    idle = _delta(c0, c1)["allocs"]            # one idle second
+    run1, run2 = _delta(c1, c2), _delta(c2, c3)
+    lines = [f"allocations per request ({name}):"]
+    bad = []
+    if w1["non2xx"] or w2["non2xx"]:
+        bad.append("non-2xx answers during the allocation pass; the figure measures errors")
+    if not (w1["requests"] and w2["requests"]):
+        bad.append("wrk completed no requests")
+    if run2["allocs"] <= 0:
+        bad.append("the preload counted no allocations under load: is the allocator "
+                   "really malloc (LD_PRELOAD ignored? a static binary?)")
+    if bad:
+        return lines + [f"  NOT MEASURED: {b}" for b in bad], False
+    per1 = run1["allocs"] / w1["requests"]
+    per2 = run2["allocs"] / w2["requests"]
+    # The count must follow the requests: the two runs differ in length, the
+    # figure per request must not.
+    spread = abs(per1 - per2) / per2 if per2 else float("inf")
+    verdict = "PASS" if per2 <= budget else "OVER"
+    lines += [
+        f"  {per2:,.1f} allocation calls per request over {w2['requests']:,} requests "
+        f"(budget {budget:g}: {verdict})",
+        f"  of which per request: malloc {run2['malloc'] / w2['requests']:.1f}, "
+        f"calloc {run2['calloc'] / w2['requests']:.1f}, "
+        f"realloc {run2['realloc'] / w2['requests']:.1f}, "
+        f"aligned {run2['memalign'] / w2['requests']:.1f}; "
+        f"free {run2['free'] / w2['requests']:.1f}; "
+        f"{run2['bytes'] / w2['requests']:,.0f} bytes requested",
+        f"  scales with requests: {per1:,.1f}/request over {w1['requests']:,} requests "
+        f"({short_s}s run) vs {per2:,.1f} over {w2['requests']:,}"
+        + (" — consistent" if spread <= 0.1 else
+           f" — {spread:.0%} apart, NOT consistent: something besides requests allocates"),
+        f"  idle background: {idle:,} allocation calls in 1 s with no load "
+        "(included above; it is noise at these rates)",
+    ]
+    return lines, verdict == "PASS" and spread <= 0.1
+
+
+def checks(summary, path):
+    """The Checks section as plain-text lines."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        entries = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    rss = [e for e in entries if e[0] == "rss" and e[1] in summary]
+    if rss:
+        out.append("RSS under load:")
+        for _, name, target in rss:
+            mb = summary[name]["rss_mb"]
+            verdict = "n/a" if mb is None else ("PASS" if mb < float(target) else "OVER")
+            out.append(f"  {name}: {mb if mb is not None else float('nan'):.1f} MB "
+                       f"(target < {target} MB: {verdict})")
+    for _, label, small, large, tolerance in (e for e in entries if e[0] == "flat"):
+        if small not in summary or large not in summary:
+            continue
+        s, l = summary[small], summary[large]
+        rps = l["rps"] / s["rps"] if s["rps"] else float("nan")
+        p99 = l["p99"] / s["p99"] if s["p99"] else float("nan")
+        flat = abs(rps - 1) * 100 <= float(tolerance)
+        out.append(f"revocation check, {label}, 1M vs 1k revoked: req/s {rps:.2f}x, "
+                   f"p99 {p99:.2f}x ({'FLAT' if flat else 'NOT FLAT'}: "
+                   f"within ±{tolerance}% is flat)")
+        if s["rss_mb"] is not None and l["rss_mb"] is not None and "memory" in label:
+            per_entry = (l["rss_mb"] - s["rss_mb"]) * 1024 * 1024 / 999_000
+            out.append(f"  memory: {l['rss_mb'] - s['rss_mb']:+.1f} MB RSS for 999k more "
+                       f"entries, about {per_entry:,.0f} bytes per entry")
+    for _, one, more, n, caveat in (e for e in entries if e[0] == "scaling"):
+        if one not in summary or more not in summary:
+            continue
+        ratio = summary[more]["rps"] / summary[one]["rps"] if summary[one]["rps"] else float("nan")
+        out.append(f"{n} event-loop threads vs 1: req/s {ratio:.2f}x "
+                   f"({more} / {one})")
+        out.append(f"  NOTE: {caveat}")
+    for e in (e for e in entries if e[0] == "alloc"):
+        lines, _ok = alloc_check(e[1:])
+        out += lines
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", help="TSV written by run.sh")
     ap.add_argument("--reference", required=True, help="row all ratios are relative to")
     ap.add_argument("--markdown", help="write the Markdown report here")
     ap.add_argument("--meta", help="Markdown metadata block to put above the table")
+    ap.add_argument("--checks", help="TSV of checks (RSS target, flat, scaling, allocations)")
     args = ap.parse_args()
 
     summary = summarize(load(args.results))
@@ -159,6 +277,9 @@ def main():
     warns = warnings(summary)
 
     print(render_text(header, lines))
+    check_lines = checks(summary, args.checks) if args.checks else []
+    if check_lines:
+        print("\n" + "\n".join(check_lines))
     if warns:
         bar = "!" * 78
         print("\n".join(["", bar] + warns + [bar]), file=sys.stderr)
@@ -173,6 +294,8 @@ def main():
         if rounds > 1:
             parts += [f"Each figure is the median over {rounds} interleaved rounds; "
                       "errors are summed over all rounds.", ""]
+        if check_lines:
+            parts += ["## Checks", "", "```", *check_lines, "```", ""]
         if warns:
             parts += ["## Warnings", ""] + [f"- {w}" for w in warns] + [""]
         with open(args.markdown, "w", encoding="utf-8") as f:

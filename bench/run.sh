@@ -5,14 +5,18 @@
 #   - an upstream: nginx serving a fixed ~300-byte JSON, one worker;
 #   - a reference proxy: nginx as a plain reverse proxy (one worker, upstream
 #     keepalive) in front of that upstream;
-#   - Portcullis (release build, one event-loop thread) in front of the same
-#     upstream, verifying HS256 tokens against a store holding 10,000 revoked
-#     jtis.
+#   - Portcullis (release build) in front of the same upstream, once per
+#     row: HS256 with the embedded store and with Redis, each with 1,000 and
+#     with 1,000,000 revoked jtis; RS256 and ES256 (one repeated token); HS256
+#     with two event-loop threads.
 # Drives each with wrk (same connections, bounded duration, warm-up first) and
 # prints one table: req/s, p50, p99, RSS, errors, and throughput and p99 as a
 # ratio to the nginx proxy measured in the same run — absolute numbers depend
-# on the machine, the ratio is what can be compared across machines.
-# The table is also written, with the machine and settings, to bench/last-run.md.
+# on the machine, the ratio is what can be compared across machines. Below the
+# table, the checks: RSS against a target, revocation-check cost 1k vs 1M
+# entries, two threads vs one, and allocations per request (an extra pass with
+# an LD_PRELOAD malloc counter, bench/malloc_count.c) against a budget.
+# The report is also written, with the machine and settings, to bench/last-run.md.
 #
 # Rows are declared in define_rows below; adding a row is one line there.
 #
@@ -30,6 +34,15 @@
 #   BENCH_PIN=0             do not pin wrk and the servers to separate CPUs
 #   BENCH_REPORT=PATH       where to write the Markdown report (default bench/last-run.md)
 #   BENCH_NO_GIT=1          do not ask git for the commit (e.g. while the repo is busy)
+#   BENCH_BULK_SEED_ABOVE=10000  rows with more revoked jtis than this (and --seed auto)
+#                           are seeded in bulk before Portcullis starts: the embedded
+#                           store's journal file written directly, Redis with
+#                           redis-cli --pipe; up to this many go through the admin API
+#   BENCH_RSS_TARGET_MB=64  RSS under load every Portcullis row is checked against
+#   BENCH_FLAT_TOLERANCE=10 percent: 1M-entry rows within this of the 1k-entry rows'
+#                           req/s count as "flat"
+#   BENCH_ALLOC=0           skip the allocations-per-request pass
+#   BENCH_ALLOC_BUDGET=N    allocation calls per proxied request allowed (PASS/OVER)
 #
 # Exit status: 0; 1 on a setup failure; 3 when a row got non-2xx/3xx answers
 # (its req/s would measure error responses, not the proxy).
@@ -51,6 +64,14 @@ READY_TIMEOUT=${BENCH_READY_TIMEOUT:-60}
 PIN=${BENCH_PIN:-1}
 REPORT=${BENCH_REPORT:-$HERE/last-run.md}
 NO_GIT=${BENCH_NO_GIT:-0}
+BULK_SEED_ABOVE=${BENCH_BULK_SEED_ABOVE:-10000}
+RSS_TARGET_MB=${BENCH_RSS_TARGET_MB:-64}
+FLAT_TOLERANCE=${BENCH_FLAT_TOLERANCE:-10}
+ALLOC=${BENCH_ALLOC:-1}
+# Measured 2026-11-23 on the 2-vCPU reference machine (HS256, memory store, 1k
+# revoked): 25.4 allocation calls per request; the budget leaves
+# a little room for noise (idle background, connection setup) and no more.
+ALLOC_BUDGET=${BENCH_ALLOC_BUDGET:-28}
 
 # Every other row's ratios are relative to this one.
 REFERENCE_ROW="nginx proxy"
@@ -61,10 +82,12 @@ UPSTREAM_BODY='{"id":"7f3c2a9e-5b1d-4c8e-9a6f-2d4b8e1c3f70","object":"account","
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
-for setting in DURATION CONNECTIONS WRK_THREADS ROUNDS READY_TIMEOUT; do
+for setting in DURATION CONNECTIONS WRK_THREADS ROUNDS READY_TIMEOUT RSS_TARGET_MB ALLOC_BUDGET; do
     [[ ${!setting} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$setting must be a positive integer, got '${!setting}'"
 done
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a whole number of seconds, got '$WARMUP'"
+[[ $BULK_SEED_ABOVE =~ ^[0-9]+$ ]] || die "BENCH_BULK_SEED_ABOVE must be a whole number, got '$BULK_SEED_ABOVE'"
+[[ $FLAT_TOLERANCE =~ ^[0-9]+$ ]] || die "BENCH_FLAT_TOLERANCE must be a whole number of percent, got '$FLAT_TOLERANCE'"
 ((CONNECTIONS >= WRK_THREADS)) || die "BENCH_CONNECTIONS must be >= BENCH_WRK_THREADS"
 
 # Portcullis reads PORTCULLIS_* from the environment on top of its config file
@@ -132,7 +155,10 @@ ensure_tools() {
     command -v python3 >/dev/null || missing+=(python3)
     command -v pgrep >/dev/null || missing+=(procps)
     command -v openssl >/dev/null || missing+=(openssl)
+    # redis-tools: redis-cli, for bulk seeding (--pipe) and readiness checks.
     command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v redis-cli >/dev/null || missing+=(redis-tools)
+    command -v cc >/dev/null || missing+=(gcc libc6-dev)
     ((${#missing[@]})) || return 0
     log "installing ${missing[*]}"
     if ! apt_install "${missing[@]}"; then
@@ -151,13 +177,29 @@ ensure_tools() {
 # server process pinned to the other", so load generator and servers do not
 # steal each other's CPU and every row gets the same single server core.
 
+#
+# A row with two event-loop threads needs two CPUs for Portcullis. It gets
+# the servers' CPU 1 plus CPU 2 when there is one; on a 2-CPU machine the only
+# second CPU is wrk's, so that row's Portcullis runs on CPUs 0-1 and shares
+# wrk's core — it cannot show scaling there (the report says so).
+CPUS=$(nproc)
 WRK_PIN=()
 SERVER_PIN=()
+WIDE_PIN=()
 PIN_NOTE="none"
-if [[ $PIN == 1 ]] && command -v taskset >/dev/null && (($(nproc) >= 2)); then
+WIDE_NOTE="not pinned"
+if [[ $PIN == 1 ]] && command -v taskset >/dev/null && ((CPUS >= 2)); then
     WRK_PIN=(taskset -c 0)
     SERVER_PIN=(taskset -c 1)
     PIN_NOTE="wrk on CPU 0, every server process (upstream included) on CPU 1"
+    if ((CPUS >= 3)); then
+        WIDE_PIN=(taskset -c 1-2)
+        WIDE_NOTE="Portcullis on CPUs 1-2 (CPU 1 shared with the upstream), wrk alone on CPU 0"
+    else
+        WIDE_PIN=(taskset -c 0-1)
+        WIDE_NOTE="Portcullis on CPUs 0-1, sharing CPU 0 with wrk and CPU 1 with the upstream"
+    fi
+    PIN_NOTE+="; multi-thread rows: $WIDE_NOTE"
 fi
 
 # ---------------------------------------------------------------------------
@@ -322,12 +364,17 @@ ensure_portcullis_binary() {
     PORTCULLIS_CHECKED=1
 }
 
-# start_portcullis ID ALG STORE THREADS REVOKED: a Portcullis in front of the
-# upstream with a fresh key, REVOKED other jtis in its store, and a token minted
-# for it. Sets PC_PID, PC_PORT, PC_TOKEN.
+# start_portcullis ID ALG STORE THREADS REVOKED SEED PIN_KIND [COUNTER_FILE]: a
+# Portcullis in front of the upstream with a fresh key, REVOKED other jtis in
+# its store (SEED: api = through the admin API after start; bulk = journal file
+# or redis-cli --pipe before start), and a token minted for it. PIN_KIND:
+# servers (CPU 1 with the other servers) or wide (two CPUs, see above).
+# COUNTER_FILE: run it under the malloc_count.so preload, counting there.
+# Sets PC_PID, PC_PORT, PC_TOKEN, PC_READY_SECONDS, PC_SEED_NOTE.
 start_portcullis() {
-    local id=$1 alg=$2 store=$3 threads=$4 revoked=$5
+    local id=$1 alg=$2 store=$3 threads=$4 revoked=$5 seed=$6 pin_kind=$7 counter_file=${8:-}
     local dir=$TMP/portcullis-$id port admin_port admin_token jwt_yaml store_yaml token status
+    local redis_port="" started ready_timeout
     mkdir -p "$dir"
     free_port port
     free_port admin_port
@@ -351,11 +398,21 @@ start_portcullis() {
             ;;
         *) die "row $id: unknown algorithm $alg" ;;
     esac
+
+    local seed_args=(--count "$revoked" --prefix bench-revoked-)
+    PC_SEED_NOTE="none revoked"
     case $store in
-        memory) store_yaml="{ store: memory, file: \"$dir/revocations.log\" }" ;;
+        memory)
+            store_yaml="{ store: memory, file: \"$dir/revocations.log\" }"
+            if ((revoked > 0)) && [[ $seed == bulk ]]; then
+                # Written before start; Portcullis replays (and compacts) it while starting.
+                python3 "$HERE/seed_revocations.py" --mode journal --journal "$dir/revocations.log" "${seed_args[@]}" ||
+                    die "row $id: could not write the revocation journal"
+                PC_SEED_NOTE="revocation.file written before start"
+            fi
+            ;;
         redis)
             # Its own redis-server, on the servers' CPU like every other server process.
-            local redis_port
             free_port redis_port
             (cd "$dir" && exec "${SERVER_PIN[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 \
                 --save "" --appendonly no --dir "$dir") >"$dir/redis.log" 2>&1 &
@@ -365,31 +422,56 @@ start_portcullis() {
                 ((++tries < 100)) || die "row $id: redis-server did not start (see $dir/redis.log)"
                 sleep 0.05
             done
-            store_yaml="{ store: redis, redis_url: \"redis://127.0.0.1:$redis_port/0\" }"
+            # The key template is the default, written out so the seeder and Portcullis agree.
+            store_yaml="{ store: redis, redis_url: \"redis://127.0.0.1:$redis_port/0\", jti_key: \"portcullis:jti:{jti}\" }"
+            if ((revoked > 0)) && [[ $seed == bulk ]]; then
+                # The SETs the store's revoke sends (SET key 1 EX ttl), pipelined.
+                python3 "$HERE/seed_revocations.py" --mode redis --key-template "portcullis:jti:{jti}" "${seed_args[@]}" |
+                    redis-cli -p "$redis_port" --pipe >"$dir/redis-pipe.log" 2>&1 ||
+                    die "row $id: redis-cli --pipe failed: $(tail -n 5 "$dir/redis-pipe.log")"
+                grep -q "errors: 0, replies: $revoked\$" "$dir/redis-pipe.log" ||
+                    die "row $id: redis-cli --pipe: $(tail -n 3 "$dir/redis-pipe.log")"
+                status=$(redis-cli -p "$redis_port" dbsize)
+                [[ $status == "$revoked" ]] || die "row $id: Redis holds $status keys after seeding $revoked"
+                PC_SEED_NOTE="redis-cli --pipe before start"
+            fi
             ;;
         *) die "row $id: unknown store $store" ;;
     esac
 
-    cat >"$dir/portcullis.yaml" <<EOF
+    # log level info: one line at start reports what the store loaded; nothing
+    # is logged per request at info.
+    cat >"$dir/portcullis.yaml" <<YAML
 proxy: { listen: "127.0.0.1:$port", upstream: "http://127.0.0.1:$UPSTREAM_PORT", threads: $threads }
 jwt: $jwt_yaml
 revocation: $store_yaml
 admin: { listen: "127.0.0.1:$admin_port", token: "$admin_token" }
-log: { level: warning }
-EOF
+log: { level: info }
+YAML
     (umask 077 && printf '%s\n' "$admin_token" >"$dir/admin-token")
 
+    local pin=("${SERVER_PIN[@]}") env=()
+    [[ $pin_kind == wide ]] && pin=("${WIDE_PIN[@]}")
+    [[ -n $counter_file ]] && env=(env "MALLOC_COUNT_FILE=$counter_file" "LD_PRELOAD=$MALLOC_COUNT_SO")
+    # Replaying a large journal takes a while (it is parsed line by line at start).
+    ready_timeout=$READY_TIMEOUT
+    [[ $store == memory && $seed == bulk ]] && ready_timeout=$((READY_TIMEOUT + revoked / 2000))
+    started=$SECONDS
     # cwd in the temp dir so any file Portcullis writes by default stays there.
-    (cd "$dir" && exec "${SERVER_PIN[@]}" "$BINARY" serve --config "$dir/portcullis.yaml") \
+    (cd "$dir" && exec "${env[@]}" "${pin[@]}" "$BINARY" serve --config "$dir/portcullis.yaml") \
         >"$dir/serve.log" 2>&1 &
     PC_PID=$!
     STARTED_PIDS+=("$PC_PID")
+    ((revoked > 100000)) && log "portcullis ($id): starting with $revoked revoked jtis (${PC_SEED_NOTE}); this takes a while"
     wait_for_http "portcullis ($id)" "$PC_PID" "http://127.0.0.1:$admin_port/readyz" \
-        "$READY_TIMEOUT" "$dir/serve.log"
+        "$ready_timeout" "$dir/serve.log"
     # Also waits for the proxy listener, which may open after the admin one.
     # And a proxy that lets everything through would be fast for the wrong reason.
     wait_for_http "portcullis ($id) proxy, request without a token" "$PC_PID" \
         "http://127.0.0.1:$port/" 10 "$dir/serve.log" 401
+    PC_READY_SECONDS=$((SECONDS - started))
+    grep -q "event_loop_threads=$threads " "$dir/serve.log" ||
+        die "portcullis ($id): serve.log does not report event_loop_threads=$threads: $(grep -m1 event_loop_threads "$dir/serve.log")"
 
     token=$("$BINARY" mint --config "$dir/portcullis.yaml" "${mint_args[@]}" --sub bench-user --ttl 1h 2>"$dir/mint.err") ||
         die "portcullis mint failed: $(cat "$dir/mint.err")"
@@ -398,8 +480,15 @@ EOF
         die "portcullis mint did not print one JWT; got: ${token:0:200}"
 
     if ((revoked > 0)); then
-        python3 "$HERE/seed_revocations.py" --admin "127.0.0.1:$admin_port" \
-            --token-file "$dir/admin-token" --count "$revoked" --prefix bench-revoked-
+        if [[ $seed == api ]]; then
+            python3 "$HERE/seed_revocations.py" --mode api --admin "127.0.0.1:$admin_port" \
+                --token-file "$dir/admin-token" "${seed_args[@]}"
+            PC_SEED_NOTE="admin API after start"
+        elif [[ $store == memory ]]; then
+            # The replay must have loaded every line written.
+            grep -q "entries=$revoked .*revocation store ready" "$dir/serve.log" ||
+                die "portcullis ($id): the store did not load $revoked entries from the journal: $(grep -m1 'revocation store ready' "$dir/serve.log")"
+        fi
         status=$(http_status -H "Authorization: Bearer $admin_token" \
             "http://127.0.0.1:$admin_port/v1/revocations/bench-revoked-$((revoked - 1))")
         [[ $status == 200 ]] || die "portcullis ($id): a seeded revocation is not found (GET -> $status)"
@@ -480,39 +569,131 @@ nginx_row() {
     esac
 }
 
-# portcullis_row NAME [--alg HS256] [--store memory] [--threads 1] [--revoked 10000]
-PORTCULLIS_COUNT=0
-portcullis_row() {
-    local name=$1 alg=HS256 store=memory threads=1 revoked=10000
-    shift
-    row_selected "$name" || return 0
+# portcullis_options ARGS...: parse portcullis_row's options into PO_*.
+portcullis_options() {
+    PO_ALG=HS256 PO_STORE=memory PO_THREADS=1 PO_REVOKED=1000 PO_SEED=auto PO_CPUS=servers
     while (($#)); do
+        (($# >= 2)) || die "portcullis_row: option '$1' needs a value"
         case $1 in
-            --alg) alg=$2 ;;
-            --store) store=$2 ;;
-            --threads) threads=$2 ;;
-            --revoked) revoked=$2 ;;
+            --alg) PO_ALG=$2 ;;
+            --store) PO_STORE=$2 ;;
+            --threads) PO_THREADS=$2 ;;
+            --revoked) PO_REVOKED=$2 ;;
+            --seed) PO_SEED=$2 ;;
+            --cpus) PO_CPUS=$2 ;;
             *) die "portcullis_row: unknown option '$1'" ;;
         esac
         shift 2
     done
+    [[ $PO_THREADS =~ ^[1-9][0-9]*$ ]] || die "portcullis_row: --threads must be a positive integer"
+    [[ $PO_REVOKED =~ ^[0-9]+$ ]] || die "portcullis_row: --revoked must be a whole number"
+    case $PO_SEED in
+        api | bulk) ;;
+        auto) if ((PO_REVOKED > BULK_SEED_ABOVE)); then PO_SEED=bulk; else PO_SEED=api; fi ;;
+        *) die "portcullis_row: --seed must be api, bulk or auto, got '$PO_SEED'" ;;
+    esac
+    case $PO_CPUS in
+        servers | wide) ;;
+        *) die "portcullis_row: --cpus must be servers or wide, got '$PO_CPUS'" ;;
+    esac
+}
+
+# portcullis_row NAME [--alg HS256] [--store memory|redis] [--threads 1] [--revoked 1000]
+#                     [--seed auto|api|bulk] [--cpus servers|wide]
+# --seed auto: the admin API up to BENCH_BULK_SEED_ABOVE revoked jtis, bulk above.
+# --cpus wide: Portcullis pinned to two CPUs (for --threads 2; see CPU pinning).
+PORTCULLIS_COUNT=0
+portcullis_row() {
+    local name=$1
+    shift
+    row_selected "$name" || return 0
+    portcullis_options "$@"
     ensure_portcullis_binary
     ensure_upstream
     PORTCULLIS_COUNT=$((PORTCULLIS_COUNT + 1))
-    start_portcullis "$PORTCULLIS_COUNT" "$alg" "$store" "$threads" "$revoked"
+    start_portcullis "$PORTCULLIS_COUNT" "$PO_ALG" "$PO_STORE" "$PO_THREADS" "$PO_REVOKED" "$PO_SEED" "$PO_CPUS"
     bench_row "$name" "$PC_PID" "http://127.0.0.1:$PC_PORT/" -H "Authorization: Bearer $PC_TOKEN"
-    ROW_NOTES+=("$name: $alg, $store store, $revoked revoked jtis, $threads event-loop thread(s), $BINARY")
+    local pin_note=""
+    [[ $PO_CPUS == wide ]] && pin_note=", pinning: $WIDE_NOTE"
+    ROW_NOTES+=("$name: $PO_ALG, $PO_STORE store, $PO_REVOKED revoked jtis (seeded: $PC_SEED_NOTE), $PO_THREADS event-loop thread(s)$pin_note, ready ${PC_READY_SECONDS}s after start")
+    # Every Portcullis row is held to the RSS target.
+    printf 'rss\t%s\t%s\n' "$name" "$RSS_TARGET_MB" >>"$TMP/checks.tsv"
+}
+
+# flat_check LABEL ROW_SMALL ROW_LARGE: the report compares the two rows (the
+# revocation-check cost should not grow with the number of entries).
+flat_check() {
+    row_selected "$2" && row_selected "$3" || return 0
+    printf 'flat\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$FLAT_TOLERANCE" >>"$TMP/checks.tsv"
+}
+
+# scaling_check ROW_ONE ROW_MORE THREADS: the report prints ROW_MORE / ROW_ONE
+# with what this machine can and cannot show about it.
+scaling_check() {
+    row_selected "$1" && row_selected "$2" || return 0
+    local note
+    if [[ $PIN != 1 || ${#WIDE_PIN[@]} -eq 0 ]]; then
+        note="nothing pinned: wrk, the upstream and Portcullis share all $CPUS CPUs, so this ratio does not isolate thread scaling"
+    elif ((CPUS < 4)); then
+        note="scaling cannot be verified on this $CPUS-CPU machine: $WIDE_NOTE, while the 1-thread row has CPU 1 (shared with the upstream) and wrk has CPU 0 to itself; the limit here is the CPU shared by wrk, the upstream and Portcullis, not Portcullis's threads. Verifying needs at least 4 CPUs: wrk on its own core(s), the upstream on its own, and $3 cores for Portcullis (the 1-thread row on one of them)"
+    else
+        note="$WIDE_NOTE; the upstream shares CPU 1 with one Portcullis thread, so a ratio below ${3}x may be the upstream's limit; for a clean figure give the upstream its own core too"
+    fi
+    printf 'scaling\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$note" >>"$TMP/checks.tsv"
+}
+
+# alloc_row NAME [portcullis_row options]: an extra Portcullis like that row
+# but running under the malloc_count.so preload; measured after the table's
+# rows (the counter's atomics must not slow a row of the table) by
+# measure_allocations. At most one.
+ALLOC_NAME=""
+alloc_row() {
+    local name=$1
+    shift
+    [[ $ALLOC == 1 ]] || return 0
+    row_selected "$name" || return 0
+    [[ -z $ALLOC_NAME ]] || die "alloc_row: only one allocation row"
+    portcullis_options "$@"
+    ensure_portcullis_binary
+    ensure_upstream
+    build_malloc_count
+    PORTCULLIS_COUNT=$((PORTCULLIS_COUNT + 1))
+    ALLOC_COUNTER=$TMP/malloc-count-$PORTCULLIS_COUNT.bin
+    start_portcullis "$PORTCULLIS_COUNT" "$PO_ALG" "$PO_STORE" "$PO_THREADS" "$PO_REVOKED" "$PO_SEED" "$PO_CPUS" \
+        "$ALLOC_COUNTER"
+    ALLOC_NAME=$name
+    ALLOC_PID=$PC_PID
+    ALLOC_URL="http://127.0.0.1:$PC_PORT/"
+    ALLOC_TOKEN=$PC_TOKEN
+    ROW_NOTES+=("$name (allocation pass, not in the table): $PO_ALG, $PO_STORE store, $PO_REVOKED revoked jtis (seeded: $PC_SEED_NOTE), $PO_THREADS event-loop thread(s), LD_PRELOAD=malloc_count.so")
+}
+
+MALLOC_COUNT_SO=""
+build_malloc_count() {
+    [[ -z $MALLOC_COUNT_SO ]] || return 0
+    command -v cc >/dev/null || die "no C compiler (cc) for bench/malloc_count.c; install gcc or set BENCH_ALLOC=0"
+    cc -O2 -shared -fPIC -o "$TMP/malloc_count.so" "$HERE/malloc_count.c" -ldl 2>"$TMP/malloc_count.err" ||
+        die "compiling bench/malloc_count.c failed: $(cat "$TMP/malloc_count.err")"
+    MALLOC_COUNT_SO=$TMP/malloc_count.so
 }
 
 # The benchmark. Order is the table's order. Add rows here.
 define_rows() {
-    nginx_row      "upstream direct (nginx)"        upstream
-    nginx_row      "$REFERENCE_ROW"                 proxy
-    portcullis_row "portcullis HS256 memory store"  --alg HS256 --store memory --threads 1 --revoked 10000
-    portcullis_row "portcullis HS256 redis store"   --alg HS256 --store redis  --threads 1 --revoked 10000
+    nginx_row      "upstream direct (nginx)"               upstream
+    nginx_row      "$REFERENCE_ROW"                        proxy
+    portcullis_row "portcullis HS256 memory 1k revoked"    --alg HS256 --store memory --revoked 1000
+    # 1M entries: seeded in bulk (--seed auto), the journal file written before start.
+    portcullis_row "portcullis HS256 memory 1M revoked"    --alg HS256 --store memory --revoked 1000000
+    portcullis_row "portcullis HS256 redis 1k revoked"     --alg HS256 --store redis  --revoked 1000
+    portcullis_row "portcullis HS256 redis 1M revoked"     --alg HS256 --store redis  --revoked 1000000
     # One token repeated: the verified-token cache makes these cost about what HS256 does.
-    portcullis_row "portcullis RS256 memory store"  --alg RS256 --store memory --threads 1 --revoked 10000
-    portcullis_row "portcullis ES256 memory store"  --alg ES256 --store memory --threads 1 --revoked 10000
+    portcullis_row "portcullis RS256 memory 1k revoked"    --alg RS256 --store memory --revoked 1000
+    portcullis_row "portcullis ES256 memory 1k revoked"    --alg ES256 --store memory --revoked 1000
+    portcullis_row "portcullis HS256 memory 2 threads"     --alg HS256 --store memory --revoked 1000 --threads 2 --cpus wide
+    flat_check     "HS256 memory store" "portcullis HS256 memory 1k revoked" "portcullis HS256 memory 1M revoked"
+    flat_check     "HS256 redis store"  "portcullis HS256 redis 1k revoked"  "portcullis HS256 redis 1M revoked"
+    scaling_check  "portcullis HS256 memory 1k revoked" "portcullis HS256 memory 2 threads" 2
+    alloc_row      "allocations: portcullis HS256 memory 1k revoked" --alg HS256 --store memory --revoked 1000
 }
 
 # ---------------------------------------------------------------------------
@@ -542,6 +723,46 @@ measure_row() {
     printf '%s\t%s\t%s\t%s\n' "$name" "$round" "$out" "$rss" >>"$TMP/results.tsv"
 }
 
+# The allocation counters of the alloc row's Portcullis, as one line of 8
+# numbers (layout in malloc_count.c): allocs malloc calloc realloc memalign free bytes magic.
+read_alloc_counts() {
+    od -A n -t u8 -v "$ALLOC_COUNTER" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'
+}
+
+# measure_allocations: for the alloc row, the counters around an idle second
+# (background: timers, sweeps) and around two wrk runs of different lengths
+# (the count must grow with the requests). report.py divides by the requests
+# wrk completed.
+measure_allocations() {
+    [[ -n $ALLOC_NAME ]] || return 0
+    local wrk=("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS") args=(-H "Authorization: Bearer $ALLOC_TOKEN")
+    local short=$((DURATION / 3 > 1 ? DURATION / 3 : 1)) c0 c1 c2 c3 out1=$TMP/wrk-alloc-short.txt out2=$TMP/wrk-alloc-long.txt
+    c0=$(read_alloc_counts)
+    [[ ${c0##* } == 120265198301027 ]] ||
+        die "the malloc counter file was not set up by the preload (got '$c0'); is $MALLOC_COUNT_SO loaded?"
+    [[ ${c0%% *} -gt 0 ]] || die "the preload counted no allocations at all while Portcullis started"
+    log "$ALLOC_NAME: warm-up $((WARMUP > 1 ? WARMUP : 1))s"
+    "${wrk[@]}" -d"$((WARMUP > 1 ? WARMUP : 1))s" "${args[@]}" "$ALLOC_URL" >/dev/null ||
+        die "wrk warm-up failed for '$ALLOC_NAME'"
+    sleep 0.5
+    c0=$(read_alloc_counts)
+    sleep 1
+    c1=$(read_alloc_counts)
+    log "$ALLOC_NAME: measuring ${short}s, then ${DURATION}s"
+    "${wrk[@]}" -d"${short}s" --latency "${args[@]}" "$ALLOC_URL" >"$out1" 2>&1 ||
+        die "wrk failed for '$ALLOC_NAME': $(cat "$out1")"
+    # Responses still in flight when wrk stops finish here (at most -c of them).
+    sleep 0.5
+    c2=$(read_alloc_counts)
+    "${wrk[@]}" -d"${DURATION}s" --latency "${args[@]}" "$ALLOC_URL" >"$out2" 2>&1 ||
+        die "wrk failed for '$ALLOC_NAME': $(cat "$out2")"
+    sleep 0.5
+    c3=$(read_alloc_counts)
+    kill -0 "$ALLOC_PID" 2>/dev/null || die "'$ALLOC_NAME': Portcullis exited under the preload"
+    printf 'alloc\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$ALLOC_NAME" "$ALLOC_BUDGET" "$c0" "$c1" "$out1" "$c2" "$out2" "$c3" "$short" >>"$TMP/checks.tsv"
+}
+
 # The Markdown block above the results: enough to reproduce or distrust them.
 write_metadata() {
     local commit="n/a" cpu command var settings note
@@ -569,6 +790,8 @@ write_metadata() {
         printf -- '- Settings: %s\n' "$settings"
         printf -- '- CPU pinning: %s\n' "$PIN_NOTE"
         printf -- '- Ratios: relative to the "%s" row of this same run\n' "$REFERENCE_ROW"
+        printf -- '- Seeding revocations: through the admin API up to %s revoked jtis, in bulk above (embedded store: the journal file written before start; Redis: redis-cli --pipe), unless a row says otherwise\n' "$BULK_SEED_ABOVE"
+        printf -- '- Targets: RSS under load < %s MB per Portcullis row; 1M-entry rows within %s%% of the 1k rows; at most %s allocation calls per request\n' "$RSS_TARGET_MB" "$FLAT_TOLERANCE" "$ALLOC_BUDGET"
         printf '\n## Rows\n\n'
         for note in "${ROW_NOTES[@]}"; do printf -- '- %s\n' "$note"; done
     } >"$TMP/meta.md"
@@ -579,6 +802,7 @@ main() {
     LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
     ensure_tools
     log "temp dir $TMP; pinning: $PIN_NOTE"
+    : >"$TMP/checks.tsv"
     define_rows
     ((${#ROW_NAMES[@]})) || die "no rows selected"
 
@@ -588,11 +812,12 @@ main() {
     for ((round = 1; round <= ROUNDS; round++)); do
         for i in "${!ROW_NAMES[@]}"; do measure_row "$i" "$round"; done
     done
+    measure_allocations
 
     write_metadata
     echo
     python3 "$HERE/report.py" "$TMP/results.tsv" --reference "$REFERENCE_ROW" \
-        --meta "$TMP/meta.md" --markdown "$REPORT" || status=$?
+        --checks "$TMP/checks.tsv" --meta "$TMP/meta.md" --markdown "$REPORT" || status=$?
     log "report written to $REPORT"
     return "$status"
 }
