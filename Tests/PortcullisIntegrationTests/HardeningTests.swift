@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import XCTest
 
 /// The client-side limits and timeouts (issue 6) over real sockets, with small values so each
@@ -172,5 +174,22 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.header("connection")?.lowercased(), "close")
         await h.stop()
+    }
+
+    /// A denial that comes while reads are paused (here: waiting for an upstream connection that
+    /// is refused) with the body still arriving: the rest is read and dropped, the connection is kept.
+    func testDenialWhileReadsArePausedStillReadsTheRestOfTheBody() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let placeholder = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let port = placeholder.localAddress!.port!
+        try await placeholder.close()
+        let h = try await GatewayHarness(upstreamURL: "http://127.0.0.1:\(port)")
+        let client = try h.client()
+        try client.send("POST / HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(h.token())\r\nContent-Length: 10\r\n\r\nhello")
+        XCTAssertEqual(try client.readResponse().status, 502)
+        try client.send("world")
+        XCTAssertEqual(try client.request("GET", "/", headers: [bearer(h)]).status, 502, "the connection still serves")
+        await h.stop()
+        try await group.shutdownGracefully()
     }
 }
