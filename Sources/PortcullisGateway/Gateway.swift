@@ -136,7 +136,12 @@ public final class Gateway: Sendable {
                 group: group,
                 settings: .init(host: c.proxy.listen.host, port: c.proxy.listen.port,
                                 maxHeaderBytes: c.proxy.maxHeaderBytes, upstream: upstream,
-                                connectTimeout: TimeAmount(c.proxy.connectTimeout)),
+                                connectTimeout: TimeAmount(c.proxy.connectTimeout),
+                                maxHeaders: c.proxy.maxHeaders, maxURIBytes: c.proxy.maxURIBytes,
+                                headerReadTimeout: TimeAmount(c.proxy.headerReadTimeout),
+                                idleTimeout: TimeAmount(c.proxy.idleTimeout),
+                                maxConnections: c.proxy.maxConnections,
+                                drainTimeout: TimeAmount(c.proxy.drainTimeout)),
                 snapshot: live.snapshotInput(c, live.gate), metrics: ProxyMetrics(factory: factory), logger: logger)
             live.attach(proxy: proxy, unknownKeyObserver: nil)
         } catch {

@@ -62,6 +62,19 @@ public struct Configuration: Sendable, Equatable {
         ]
         /// Event-loop threads; 0 means one per core.
         public var threads = 0
+        // Connection hardening (extensions to the contract), with nginx/Envoy-like defaults.
+        /// Header fields in one request head (trailers count too); more gets 431.
+        public var maxHeaders = 100
+        /// Bytes in the request target; a longer one gets 414.
+        public var maxURIBytes = 8192
+        /// From accept, or the first byte of a request, until its head is complete; then 408.
+        public var headerReadTimeout: Duration = .seconds(10)
+        /// An idle keep-alive connection, or a request body that stopped arriving, is closed after it.
+        public var idleTimeout: Duration = .seconds(60)
+        /// Concurrent client connections across all event loops; 0 means no limit.
+        public var maxConnections = 10000
+        /// On shutdown, connections still open this long after it began are closed.
+        public var drainTimeout: Duration = .seconds(30)
 
         public init() {}
     }

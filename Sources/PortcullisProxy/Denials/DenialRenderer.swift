@@ -13,6 +13,14 @@ struct DenialRenderer: Sendable {
     private let rendered: [Denial: Rendered]
     let badRequest: Rendered
     let headerTooLarge: Rendered
+    let uriTooLong: Rendered
+
+    /// Answers written below the HTTP codec, as bytes, where no request head was delivered
+    /// (a head that never completed, a connection refused at accept); both close the connection.
+    static let requestTimeoutWire = wire(render(status: 408, message: "Request timeout", errorType: "RequestTimeout",
+                                                wwwAuthenticate: nil))
+    static let tooManyConnectionsWire = wire(render(status: 503, message: "Too many connections",
+                                                    errorType: "TooManyConnections", wwwAuthenticate: nil))
 
     init(format: ErrorFormat) {
         var table: [Denial: Rendered] = [:]
@@ -25,6 +33,7 @@ struct DenialRenderer: Sendable {
         badRequest = Self.render(status: 400, message: "Bad Request", errorType: "BadRequest", wwwAuthenticate: nil)
         headerTooLarge = Self.render(status: 431, message: "Request Header Fields Too Large",
                                      errorType: "RequestHeaderFieldsTooLarge", wwwAuthenticate: nil)
+        uriTooLong = Self.render(status: 414, message: "URI too long", errorType: "URITooLong", wwwAuthenticate: nil)
     }
 
     func rendering(_ denial: Denial) -> Rendered {
@@ -41,6 +50,16 @@ struct DenialRenderer: Sendable {
         if let wwwAuthenticate { headers.add(name: "WWW-Authenticate", value: wwwAuthenticate) }
         return Rendered(head: HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers),
                         body: body)
+    }
+
+    /// The answer as HTTP/1.1 bytes with `Connection: close`.
+    static func wire(_ answer: Rendered) -> ByteBuffer {
+        var text = "HTTP/1.1 \(answer.head.status.code) \(answer.head.status.reasonPhrase)\r\n"
+        for (name, value) in answer.head.headers { text += "\(name): \(value)\r\n" }
+        text += "Connection: close\r\n\r\n"
+        var bytes = ByteBuffer(string: text)
+        bytes.writeImmutableBuffer(answer.body)
+        return bytes
     }
 
     static func jsonEscaped(_ text: String) -> String {

@@ -10,6 +10,12 @@ import PortcullisCore
 ///
 /// Requests on one connection are handled one at a time; `HTTPServerPipelineHandler` in
 /// front of this handler holds pipelined requests back until the previous response ended.
+///
+/// One timer per connection serves every deadline: the upstream's response head, the client's
+/// request head (`headerReadTimeout`), and an idle connection or a stalled request body
+/// (`idleTimeout`). It is not cancelled or rescheduled per request: when it fires it acts on
+/// what has passed and re-arms for the earliest deadline left; only a deadline earlier than
+/// the pending firing reschedules it.
 final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -30,6 +36,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private let snapshots: GateSnapshotBox
     private let pool: UpstreamConnectionPool
     private let tokenCache: VerifiedTokenCache
+    private let limits: ClientConnectionLimits
     private let metrics: ProxyMetrics
     private let logger: Logger
     private var context: ChannelHandlerContext?
@@ -66,9 +73,16 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private var responseStatus = 0
     /// When the current request's upstream must have answered; nil when nothing is awaited.
     private var responseDeadline: NIODeadline?
-    /// The one pending timer of this connection. It is not cancelled per request: when it
-    /// fires it checks `responseDeadline` and re-arms itself for a later one, so a keep-alive
-    /// connection schedules about one timer per timeout period instead of one per request.
+    /// When the request head being received must be complete: set at accept, and when bytes
+    /// arrive on an idle connection; nil once the head is in.
+    private var headDeadline: NIODeadline?
+    /// When the client last sent something, or a wait on it began: an idle keep-alive connection
+    /// and a request body being read are closed `idleTimeout` after it (see `activityDeadline`).
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
+    /// Set when a request part was delivered since the last read completed; a read that delivered
+    /// none while idle has begun the next head.
+    private var partsDelivered = false
+    /// The one pending timer of this connection; see the type's comment.
     private var timer: Scheduled<Void>?
     private var timerFiresAt: NIODeadline?
     private var upstreamNeedsFlush = false
@@ -79,7 +93,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private var readPending = false
 
     init(snapshots: GateSnapshotBox, pool: UpstreamConnectionPool, tokenCache: VerifiedTokenCache,
-         metrics: ProxyMetrics, logger: Logger) {
+         limits: ClientConnectionLimits, metrics: ProxyMetrics, logger: Logger) {
+        self.limits = limits
         self.metrics = metrics
         self.snapshots = snapshots
         self.pool = pool
@@ -93,6 +108,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         self.context = context
         clientAddress = context.channel.remoteAddress?.ipAddress
         metrics.openConnections.increment()
+        // The first request head is due `headerReadTimeout` after accept.
+        lastActivity = .now()
+        headDeadline = lastActivity + limits.headerReadTimeout
+        rearmTimer(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -100,8 +119,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        partsDelivered = true
         switch unwrapInboundIn(data) {
         case .head(let head):
+            headDeadline = nil
             guard phase == .idle else {
                 context.close(promise: nil)
                 return
@@ -149,6 +170,18 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             upstreamNeedsFlush = false
             upstream.flush()
         }
+        // Bytes came in. The clock is read only where a deadline depends on it: a head begun on
+        // an idle connection, or a request body still arriving (not for a whole request in one read).
+        switch phase {
+        case .idle where !partsDelivered && headDeadline == nil:
+            headDeadline = .now() + limits.headerReadTimeout
+            rearmTimer(context: context)
+        case .forwarding where !requestEnded, .answeredLocally where !requestEnded:
+            lastActivity = .now()
+        default:
+            break
+        }
+        partsDelivered = false
         context.fireChannelReadComplete()
     }
 
@@ -173,6 +206,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         cancelTimeout()
         timer?.cancel()
         timer = nil
+        timerFiresAt = nil
         if let upstream {
             self.upstream = nil
             upstream.handler.receiver = nil
@@ -217,6 +251,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         let snapshot = snapshots.snapshot
         self.snapshot = snapshot
 
+        // Checked with the head size and field count (those in the decoder), before the gate.
+        guard head.uri.utf8.count <= limits.maxURIBytes else {
+            answerLocally(snapshot.renderer.uriTooLong, forceClose: true)
+            return
+        }
         // Only origin-form targets are forwarded verbatim; anything else is not ours to route.
         guard head.uri.utf8.first == UInt8(ascii: "/") else {
             answerLocally(snapshot.renderer.badRequest, forceClose: true)
@@ -368,15 +407,41 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         }
         connection.flush()
         upstreamStart = .now()
-        armTimeout(upstreamStart + snapshot.upstreamTimeout, context: context)
+        // The rest of the body (if any) is read from here on: a stall is measured from now.
+        lastActivity = upstreamStart
         if connection.channel.isWritable { resumeClientReads() } else { pauseClientReads() }
+        responseDeadline = upstreamStart + snapshot.upstreamTimeout
+        rearmTimer(context: context)
     }
 
-    private func armTimeout(_ deadline: NIODeadline, context: ChannelHandlerContext) {
-        responseDeadline = deadline
+    /// Makes sure the timer fires no later than the earliest deadline; usually it already does.
+    private func rearmTimer(context: ChannelHandlerContext) {
+        guard let deadline = earliestDeadline else { return }
         if let firesAt = timerFiresAt, firesAt <= deadline { return }
         timer?.cancel()
         scheduleTimer(at: deadline, context: context)
+    }
+
+    private var earliestDeadline: NIODeadline? {
+        func earlier(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earlier(earlier(responseDeadline, headDeadline), activityDeadline)
+    }
+
+    /// When the client's silence ends the connection: idle between requests, or while a request
+    /// body is being read. Not while reads are paused for the upstream: that wait is not the client's.
+    private var activityDeadline: NIODeadline? {
+        switch phase {
+        case .idle where headDeadline == nil:
+            lastActivity + limits.idleTimeout
+        case .forwarding where !requestEnded && !readsPaused, .answeredLocally where !requestEnded && !readsPaused:
+            lastActivity + limits.idleTimeout
+        default:
+            nil
+        }
     }
 
     private func scheduleTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
@@ -389,15 +454,45 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private func timerFired() {
         timer = nil
         timerFiresAt = nil
-        guard let deadline = responseDeadline, let context else { return }
-        if deadline > NIODeadline.now() {
-            scheduleTimer(at: deadline, context: context)
+        guard let context, phase != .closing else { return }
+        let now = NIODeadline.now()
+        if let deadline = responseDeadline, deadline <= now {
+            responseDeadline = nil
+            if phase == .forwarding, !responseStarted {
+                detachUpstream(reuse: false)
+                deny(.upstreamTimeout, jti: verifiedClaims?.jti)
+            }
+        }
+        if let deadline = headDeadline, deadline <= now, phase == .idle {
+            headReadTimedOut(context: context)
             return
         }
-        guard phase == .forwarding, !responseStarted else { return }
-        responseDeadline = nil
-        detachUpstream(reuse: false)
-        deny(.upstreamTimeout, jti: verifiedClaims?.jti)
+        if let deadline = activityDeadline, deadline <= now {
+            let idle = phase == .idle
+            (idle ? metrics.idleTimeouts : metrics.bodyStallTimeouts).increment()
+            logger.debug(idle ? "idle client connection closed" : "request body stalled; connection closed",
+                         metadata: ["client": "\(clientAddress ?? "-")"])
+            phase = .closing
+            context.close(promise: nil)
+            return
+        }
+        rearmTimer(context: context)
+    }
+
+    /// The head did not arrive in time (a slowloris, or a client that never sent one). No request
+    /// reached the HTTP layers, so the 408 is written as bytes below them, then the connection closes.
+    private func headReadTimedOut(context: ChannelHandlerContext) {
+        metrics.headerReadTimeouts.increment()
+        logger.debug("request head not complete in time; 408", metadata: ["client": "\(clientAddress ?? "-")"])
+        phase = .closing
+        headDeadline = nil
+        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            context.close(promise: nil)
+            return
+        }
+        encoder.writeAndFlush(NIOAny(DenialRenderer.requestTimeoutWire)).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     // MARK: UpstreamResponseReceiver
@@ -452,7 +547,14 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     }
 
     func upstreamWritabilityChanged(isWritable: Bool) {
-        if isWritable { resumeClientReads() } else { pauseClientReads() }
+        if isWritable {
+            // The body's reading starts again: its stall is measured from now.
+            if readsPaused { lastActivity = .now() }
+            resumeClientReads()
+            if let context { rearmTimer(context: context) }
+        } else {
+            pauseClientReads()
+        }
     }
 
     func upstreamFailed(_ error: Error) {
@@ -483,7 +585,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         logAccess(status: responseStatus, outcome: "forwarded", reason: nil)
         let closeClient = !requestEnded || !(clientHead?.isKeepAlive ?? false) || clientHead?.version.minor == 0
         detachUpstream(reuse: requestEnded && upstreamKeepAlive)
-        metrics.requestDuration.recordNanoseconds((NIODeadline.now() - requestStart).nanoseconds)
+        let now = NIODeadline.now()
+        metrics.requestDuration.recordNanoseconds((now - requestStart).nanoseconds)
         // State first, then write: writing `.end` lets the pipelining handler deliver the next
         // request re-entrantly, inside this call.
         let current = serial
@@ -494,8 +597,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
                 context.close(promise: nil)
             }
         } else {
+            // Idle from here, unless the next pipelined request arrives inside the write.
+            lastActivity = now
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-            if serial == current { resumeClientReads() }
+            if serial == current {
+                resumeClientReads()
+                rearmTimer(context: context)
+            }
         }
     }
 
@@ -533,15 +641,23 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if close {
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else if serial == current {
+        } else if serial == current, requestEnded {
             finishLocalAnswer()
+        } else if serial == current {
+            // The rest of the body is read and dropped, even when reads were paused for the
+            // store or the upstream; a stall is measured from now.
+            lastActivity = .now()
+            resumeClientReads()
+            rearmTimer(context: context)
         }
     }
 
     private func finishLocalAnswer() {
         guard phase == .answeredLocally, requestEnded else { return }
         phase = .idle
+        lastActivity = .now()
         resumeClientReads()
+        if let context { rearmTimer(context: context) }
     }
 
     // MARK: Helpers
@@ -586,4 +702,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             context.read()
         }
     }
+}
+
+/// The client-side limits a connection enforces itself; head size and field count are the decoder's.
+struct ClientConnectionLimits: Sendable {
+    var maxURIBytes: Int
+    var headerReadTimeout: TimeAmount
+    var idleTimeout: TimeAmount
 }

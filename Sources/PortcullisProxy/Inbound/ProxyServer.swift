@@ -8,7 +8,8 @@ import PortcullisCore
 import ServiceLifecycle
 
 /// The client-facing listener. On graceful shutdown it stops accepting, lets every
-/// in-flight request finish (idle keep-alive connections close at once), then returns.
+/// in-flight request finish (idle keep-alive connections close at once), closes what is still
+/// open after `drainTimeout`, then returns.
 public final class ProxyServer: Service, Sendable {
     public struct Settings: Sendable {
         public var host: String
@@ -16,13 +17,29 @@ public final class ProxyServer: Service, Sendable {
         public var maxHeaderBytes: Int
         public var upstream: UpstreamURL
         public var connectTimeout: TimeAmount
+        public var maxHeaders: Int
+        public var maxURIBytes: Int
+        public var headerReadTimeout: TimeAmount
+        public var idleTimeout: TimeAmount
+        /// 0 means no limit.
+        public var maxConnections: Int
+        public var drainTimeout: TimeAmount
 
-        public init(host: String, port: Int, maxHeaderBytes: Int, upstream: UpstreamURL, connectTimeout: TimeAmount) {
+        public init(host: String, port: Int, maxHeaderBytes: Int, upstream: UpstreamURL, connectTimeout: TimeAmount,
+                    maxHeaders: Int = 100, maxURIBytes: Int = 8192, headerReadTimeout: TimeAmount = .seconds(10),
+                    idleTimeout: TimeAmount = .seconds(60), maxConnections: Int = 10000,
+                    drainTimeout: TimeAmount = .seconds(30)) {
             self.host = host
             self.port = port
             self.maxHeaderBytes = maxHeaderBytes
             self.upstream = upstream
             self.connectTimeout = connectTimeout
+            self.maxHeaders = maxHeaders
+            self.maxURIBytes = maxURIBytes
+            self.headerReadTimeout = headerReadTimeout
+            self.idleTimeout = idleTimeout
+            self.maxConnections = maxConnections
+            self.drainTimeout = drainTimeout
         }
     }
 
@@ -61,9 +78,15 @@ public final class ProxyServer: Service, Sendable {
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = settings.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = settings.maxHeaderBytes
+        // More fields than this is a header overflow for the decoder, answered 431 like a head too large.
+        decoderLimits.maxHeaderFieldCount = settings.maxHeaders
         let limits = decoderLimits
         let frozenLoops = loops
         let handlerLogger = logger
+        let connectionLimit = ConnectionLimit(maximum: settings.maxConnections)
+        let clientLimits = ClientConnectionLimits(
+            maxURIBytes: settings.maxURIBytes, headerReadTimeout: settings.headerReadTimeout,
+            idleTimeout: settings.idleTimeout)
         self.serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -81,12 +104,19 @@ public final class ProxyServer: Service, Sendable {
                     guard let state = frozenLoops[ObjectIdentifier(channel.eventLoop)]?.value else {
                         throw ChannelError.ioOnClosedChannel
                     }
+                    let admitted = connectionLimit.admit()
+                    state.track(channel, release: connectionLimit)
+                    guard admitted else {
+                        metrics.connectionsRefused.increment()
+                        try channel.pipeline.syncOperations.addHandler(ConnectionRefusalHandler())
+                        return
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withErrorHandling: false,
                         withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyRequestHandler(snapshots: snapshots, pool: state.pool, tokenCache: state.tokenCache,
-                                            metrics: metrics, logger: handlerLogger))
+                                            limits: clientLimits, metrics: metrics, logger: handlerLogger))
                 }
             }
             .bind(host: settings.host, port: settings.port)
@@ -113,12 +143,30 @@ public final class ProxyServer: Service, Sendable {
 
     private let drainPromise = NIOLockedValueBoxStorage()
 
-    /// Stops accepting and asks every connection to finish its current request and close.
+    /// Stops accepting and asks every connection to finish its current request and close;
+    /// after `drainTimeout` the connections still open are closed.
     public func shutdown() {
         drainPromise.begin {
             let promise = self.group.next().makePromise(of: Void.self)
             self.quiescing.initiateShutdown(promise: promise)
+            let bound = self.group.next().scheduleTask(in: self.settings.drainTimeout) {
+                self.closeRemainingConnections()
+            }
+            promise.futureResult.whenComplete { _ in bound.cancel() }
             return promise.futureResult
+        }
+    }
+
+    private func closeRemainingConnections() {
+        for loop in group.makeIterator() {
+            guard let state = loops[ObjectIdentifier(loop)] else { continue }
+            loop.execute {
+                let open = state.value.connections.values
+                guard !open.isEmpty else { return }
+                self.logger.warning("drain timeout passed; closing connections still open",
+                                    metadata: ["connections": "\(open.count)"])
+                for channel in open { channel.close(promise: nil) }
+            }
         }
     }
 
@@ -136,10 +184,22 @@ public final class ProxyServer: Service, Sendable {
 final class LoopState {
     let pool: UpstreamConnectionPool
     let tokenCache: VerifiedTokenCache
+    /// This loop's open client connections, so a drain past `drainTimeout` can close them.
+    private(set) var connections: [ObjectIdentifier: Channel] = [:]
 
     init(pool: UpstreamConnectionPool, tokenCache: VerifiedTokenCache) {
         self.pool = pool
         self.tokenCache = tokenCache
+    }
+
+    /// Keeps `channel` until it closes, then gives its place in `limit` back.
+    func track(_ channel: Channel, release limit: ConnectionLimit) {
+        let id = ObjectIdentifier(channel)
+        connections[id] = channel
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
+            self.connections[id] = nil
+            limit.release()
+        }
     }
 }
 

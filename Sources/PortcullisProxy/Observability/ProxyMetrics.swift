@@ -18,6 +18,13 @@ public struct ProxyMetrics: Sendable {
     let upstreamDuration: Timer
     let storeLookupErrors: Counter
     let openConnections: Meter
+    /// Connections closed at accept because `proxy.max_connections` were open.
+    let connectionsRefused: Counter
+    /// Client connections closed by `proxy.header_read_timeout` (408) or `proxy.idle_timeout`
+    /// (an idle keep-alive connection, or a request body that stopped arriving).
+    let headerReadTimeouts: Counter
+    let idleTimeouts: Counter
+    let bodyStallTimeouts: Counter
 
     public init(factory: MetricsFactory) {
         func requests(_ outcome: String, reason: String? = nil) -> Counter {
@@ -47,6 +54,13 @@ public struct ProxyMetrics: Sendable {
         upstreamDuration = Timer(label: "portcullis_upstream_duration_seconds", factory: factory)
         storeLookupErrors = Counter(label: "portcullis_store_lookup_errors_total", factory: factory)
         openConnections = Meter(label: "portcullis_open_connections", factory: factory)
+        connectionsRefused = Counter(label: "portcullis_connections_refused_total", factory: factory)
+        func clientTimeouts(_ kind: String) -> Counter {
+            Counter(label: "portcullis_client_timeouts_total", dimensions: [("kind", kind)], factory: factory)
+        }
+        headerReadTimeouts = clientTimeouts("header_read")
+        idleTimeouts = clientTimeouts("idle")
+        bodyStallTimeouts = clientTimeouts("body_stall")
     }
 
     func recordDenied(_ denial: Denial, since start: NIODeadline) {

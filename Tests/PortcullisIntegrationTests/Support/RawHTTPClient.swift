@@ -121,6 +121,13 @@ final class RawHTTPClient {
         return n == 0 || (n < 0 && errno == ECONNRESET)
     }
 
+    /// True when bytes (or end of file) can be read within `milliseconds`; nothing is consumed.
+    func waitReadable(milliseconds: Int32) -> Bool {
+        if !pending.isEmpty { return true }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, milliseconds) > 0
+    }
+
     // MARK: Reading
 
     private func fill() throws -> Bool {

@@ -19,11 +19,13 @@ final class TestUpstream: Sendable {
 
     struct Observed {
         var connections = 0
+        var closedConnections = 0
         var requests = 0
     }
 
     var port: Int { channel.localAddress!.port! }
     var connectionsAccepted: Int { state.withLockedValue { $0.connections } }
+    var connectionsClosed: Int { state.withLockedValue { $0.closedConnections } }
     var requestsSeen: Int { state.withLockedValue { $0.requests } }
 
     init(group: EventLoopGroup) throws {
@@ -33,6 +35,7 @@ final class TestUpstream: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 state.withLockedValue { $0.connections += 1 }
+                channel.closeFuture.whenComplete { _ in state.withLockedValue { $0.closedConnections += 1 } }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(UpstreamBehaviour(onRequest: {
