@@ -92,14 +92,15 @@ final class DeployFilesTests: XCTestCase {
         let sidecar = try Sidecar(documents: yamlDocuments(text("deploy/kubernetes/sidecar.yaml"), name: "sidecar.yaml"))
         let pod = try XCTUnwrap(dictionary(sidecar.podTemplate()["spec"]))
         let grace = try XCTUnwrap(pod["terminationGracePeriodSeconds"] as? Int, "terminationGracePeriodSeconds is set")
-        // The drain is bounded at 30 s by default; a preStop pause comes on top of it.
+        // The drain is bounded by proxy.drain_timeout; a preStop pause comes on top of it.
+        let drain = Int(try sidecar.loadConfiguration().proxy.drainTimeout.seconds.rounded(.up))
         var preStopSeconds = 0
         let preStop = dictionary(dictionary(dictionary(try sidecar.portcullisContainer()["lifecycle"])?["preStop"])?["exec"])
         if let command = array(preStop?["command"])?.compactMap({ $0 as? String }), command.first == "sleep",
            command.count == 2, let seconds = Int(command[1]) {
             preStopSeconds = seconds
         }
-        XCTAssertGreaterThan(grace, 30 + preStopSeconds)
+        XCTAssertGreaterThan(grace, drain + preStopSeconds)
     }
 
     func testSidecarContainerIsLockedDown() throws {
@@ -205,7 +206,8 @@ final class DeployFilesTests: XCTestCase {
         XCTAssertTrue(values("ExecStart").contains { $0.contains(" serve") && $0.contains("--config") })
         XCTAssertEqual(values("KillSignal"), ["SIGTERM"])
         let stop = try XCTUnwrap(values("TimeoutStopSec").last)
-        XCTAssertGreaterThan(Int(stop.hasSuffix("s") ? String(stop.dropLast()) : stop) ?? 0, 30, "TimeoutStopSec outlasts the drain")
+        XCTAssertGreaterThan(Int(stop.hasSuffix("s") ? String(stop.dropLast()) : stop) ?? 0,
+                             Int(Configuration().proxy.drainTimeout.seconds), "TimeoutStopSec outlasts the default drain")
         XCTAssertEqual(values("DynamicUser"), ["yes"])
         XCTAssertEqual(values("ProtectSystem"), ["strict"])
         XCTAssertEqual(values("NoNewPrivileges"), ["yes"])

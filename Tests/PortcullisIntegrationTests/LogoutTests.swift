@@ -29,6 +29,32 @@ final class LogoutTests: XCTestCase {
         await h.stop()
     }
 
+    /// A logout whose revocation cannot be stored is never forwarded as if it had worked, even
+    /// with `fail_mode: open`, and is counted once, as denied.
+    func testLogoutIsRefusedWhenTheRevocationCannotBeStored() async throws {
+        let redis = try RedisServer()
+        let h = try await GatewayHarness(environment: [
+            "PORTCULLIS_PROXY_LOGOUT_PATH": "/auth/logout", "PORTCULLIS_REVOCATION_STORE": "redis",
+            "PORTCULLIS_REVOCATION_REDIS_URL": redis.url, "PORTCULLIS_REVOCATION_FAIL_MODE": "open",
+        ])
+        let access = h.token(sub: "erin", jti: "logout-unstored")
+        let client = try h.client()
+        XCTAssertEqual(try client.request("GET", "/profile", headers: [("Authorization", "Bearer \(access)")]).status, 200)
+        redis.stop()
+        let deadline = Date().addingTimeInterval(10)
+        while try h.adminClient().request("GET", "/readyz").status != 503 && Date() < deadline { usleep(20_000) }
+
+        let logout = try h.client().request("POST", "/auth/logout", headers: [("Authorization", "Bearer \(access)")], body: "{}")
+        XCTAssertEqual(logout.status, 503)
+        XCTAssertEqual(logout.json["error_type"] as? String, "RevocationStoreUnavailableError")
+        let upstreamSawLogout = h.upstream.requestsSeen
+        XCTAssertEqual(upstreamSawLogout, 1, "only the first /profile reached the application")
+        let metrics = try h.adminClient().request("GET", "/metrics").bodyText
+        XCTAssertTrue(metrics.contains(#"portcullis_requests_total{outcome="forwarded"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"reason="RevocationStoreUnavailableError"} 1"#), metrics)
+        await h.stop()
+    }
+
     func testRefreshTokenHeaderAndInvalidRefreshTokens() async throws {
         let h = try await GatewayHarness(environment: ["PORTCULLIS_PROXY_LOGOUT_PATH": "/logout"])
         let access = h.token(jti: "hdr-access")

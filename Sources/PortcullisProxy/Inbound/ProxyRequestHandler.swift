@@ -311,11 +311,14 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         if verdict == .unavailable { metrics.storeLookupErrors.increment() }
         switch snapshot.gate.conclude(verdict) {
         case .forward where !logoutRevocations.isEmpty:
-            metrics.forwarded.increment()
+            // Counted once the revocation is stored: forwarded then, denied (503) if it fails.
             revokeForLogout(snapshot.store)
         case .forward:
             metrics.forwarded.increment()
             forward()
+        case .forwardFailOpen where !logoutRevocations.isEmpty:
+            // fail_mode: open admits requests, but a logout still needs its revocation stored.
+            revokeForLogout(snapshot.store)
         case .forwardFailOpen:
             metrics.forwardedFailOpen.increment()
             if let suppressed = Self.failOpenWarning.admit() {
@@ -353,6 +356,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             guard expected == self.serial, self.phase == .awaitingVerdict else { return }
             switch result {
             case .success:
+                self.metrics.forwarded.increment()
                 self.forward()
             case .failure(let error):
                 self.logger.error("logout revocation could not be stored", metadata: ["error": "\(error)"])
