@@ -126,6 +126,32 @@ final class ForwardingTests: XCTestCase {
         await h.stop()
     }
 
+    /// Pipelined requests behind a slow one, with bodies, wait their turn; a malformed one after
+    /// them is answered 400 only once the earlier answers are out, then the connection closes.
+    func testPipelinedBehindASlowRequestThenMalformed() async throws {
+        let h = try await GatewayHarness()
+        let token = h.token()
+        let client = try h.client()
+        try client.send("GET /slow?ms=300 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            + "POST /echo-body HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\nContent-Length: 5\r\n\r\nhello"
+            + "POST /chunked HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(token)\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "3\r\nabc\r\n0\r\n\r\n"
+            + "GET /bad HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+        let slow = try client.readResponse()
+        XCTAssertEqual(slow.status, 200)
+        XCTAssertEqual(slow.json["slow"] as? Bool, true)
+        let second = try client.readResponse()
+        XCTAssertEqual(second.json["uri"] as? String, "/echo-body")
+        XCTAssertEqual(second.json["body_bytes"] as? Int, 5)
+        let third = try client.readResponse()
+        XCTAssertEqual(third.json["uri"] as? String, "/chunked")
+        XCTAssertEqual(third.json["body_bytes"] as? Int, 3)
+        let bad = try client.readResponse()
+        XCTAssertEqual(bad.status, 400)
+        XCTAssertTrue(client.isClosedByPeer())
+        await h.stop()
+    }
+
     func testConnectionCloseHonoured() async throws {
         let h = try await GatewayHarness()
         let client = try h.client()

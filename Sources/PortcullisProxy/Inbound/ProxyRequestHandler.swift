@@ -8,8 +8,10 @@ import PortcullisCore
 /// either answers with the denial or streams the request to an upstream connection of the
 /// same event loop and the response back, with backpressure both ways.
 ///
-/// Requests on one connection are handled one at a time; `HTTPServerPipelineHandler` in
-/// front of this handler holds pipelined requests back until the previous response ended.
+/// Requests on one connection are handled one at a time. Reads go on while a request is with
+/// the upstream (so the common case never touches epoll between requests); parts of a pipelined
+/// next request that arrive meanwhile are queued, reading stops until they are taken, and they
+/// are handled in order once the current response has ended.
 ///
 /// One timer per connection serves every deadline: the upstream's response head, the client's
 /// request head (`headerReadTimeout`), and an idle connection or a stalled request body
@@ -92,6 +94,14 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private var readsPaused = false
     private var readPending = false
 
+    /// Parts of requests after the current one (pipelining), in arrival order.
+    private var pipelined = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 2)
+    private var takingPipelined = false
+    /// A malformed request after the one in progress: answered once that one's answer is out.
+    private var queuedParserError: HTTPParserError?
+    /// Set by a graceful shutdown: close after the current response instead of keeping alive.
+    private var quiescing = false
+
     init(snapshots: GateSnapshotBox, pool: UpstreamConnectionPool, tokenCache: VerifiedTokenCache,
          limits: ClientConnectionLimits, metrics: ProxyMetrics, logger: Logger) {
         self.limits = limits
@@ -120,7 +130,17 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         partsDelivered = true
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // The current request is complete and its answer not yet: this belongs to the next one.
+        if !pipelined.isEmpty || (requestEnded && phase != .idle) {
+            if phase != .closing { pipelined.append(part) }
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             headDeadline = nil
             guard phase == .idle else {
@@ -193,7 +213,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     }
 
     func read(context: ChannelHandlerContext) {
-        if readsPaused {
+        if readsPaused || !pipelined.isEmpty {
             readPending = true
         } else {
             context.read()
@@ -213,13 +233,31 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             upstream.close()
         }
         buffered.removeAll()
+        pipelined.removeAll()
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // Graceful shutdown: an idle connection closes now, a busy one after its current answer.
+        quiescing = true
+        if phase == .idle, pipelined.isEmpty {
+            phase = .closing
+            context.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         guard let parserError = error as? HTTPParserError else {
             logger.debug("client connection error", metadata: ["error": "\(error)"])
             context.close(promise: nil)
+            return
+        }
+        if !pipelined.isEmpty || (requestEnded && phase != .idle && phase != .closing) {
+            queuedParserError = parserError
             return
         }
         // A malformed request can't be forwarded or answered in order after a response has started.
@@ -523,7 +561,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
                 response.version = clientHead.version
                 response.headers.remove(name: "transfer-encoding")
                 response.headers.replaceOrAdd(name: "connection", value: "close")
-            } else if !(clientHead?.isKeepAlive ?? false) || !requestEnded {
+            } else if quiescing || !(clientHead?.isKeepAlive ?? false) || !requestEnded {
                 response.headers.replaceOrAdd(name: "connection", value: "close")
             }
             context.write(wrapOutboundOut(.head(response)), promise: nil)
@@ -587,13 +625,10 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private func responseEnded(_ trailers: HTTPHeaders?) {
         guard let context else { return }
         logAccess(status: responseStatus, outcome: "forwarded", reason: nil)
-        let closeClient = !requestEnded || !(clientHead?.isKeepAlive ?? false) || clientHead?.version.minor == 0
+        let closeClient = quiescing || !requestEnded || !(clientHead?.isKeepAlive ?? false) || clientHead?.version.minor == 0
         detachUpstream(reuse: requestEnded && upstreamKeepAlive)
         let now = NIODeadline.now()
         metrics.requestDuration.recordNanoseconds((now - requestStart).nanoseconds)
-        // State first, then write: writing `.end` lets the pipelining handler deliver the next
-        // request re-entrantly, inside this call.
-        let current = serial
         phase = closeClient ? .closing : .idle
         clientNeedsFlush = false
         if closeClient {
@@ -601,13 +636,11 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
                 context.close(promise: nil)
             }
         } else {
-            // Idle from here, unless the next pipelined request arrives inside the write.
             lastActivity = now
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-            if serial == current {
-                resumeClientReads()
-                rearmTimer(context: context)
-            }
+            resumeClientReads()
+            takePipelined(context: context)
+            if phase == .idle { rearmTimer(context: context) }
         }
     }
 
@@ -627,7 +660,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         buffered.removeAll()
         // Close when a large body is still coming (reading it only to drop it costs both sides),
         // or when the client sent `Expect: 100-continue` and so will not send it at all.
-        var close = forceClose || !(clientHead?.isKeepAlive ?? false)
+        var close = forceClose || quiescing || !(clientHead?.isKeepAlive ?? false)
         if !close, !requestEnded, let headers = clientHead?.headers {
             let declared = headers.first(name: "content-length").flatMap { Int($0) } ?? 0
             let expectsContinue = headers.first(name: "expect")?.lowercased() == "100-continue"
@@ -636,8 +669,6 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         var head = answer.head
         if let clientHead, clientHead.version.minor == 0 { head.version = clientHead.version }
         if close { head.headers.add(name: "Connection", value: "close") }
-        // State first, then write: the request's `.end` and the next pipelined request may be
-        // delivered re-entrantly while `.end` is written.
         let current = serial
         phase = close ? .closing : .answeredLocally
         context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -657,11 +688,42 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     }
 
     private func finishLocalAnswer() {
-        guard phase == .answeredLocally, requestEnded else { return }
+        guard phase == .answeredLocally, requestEnded, let context else { return }
+        if quiescing {
+            phase = .closing
+            context.close(promise: nil)
+            return
+        }
         phase = .idle
         lastActivity = .now()
         resumeClientReads()
-        if let context { rearmTimer(context: context) }
+        takePipelined(context: context)
+        if phase == .idle { rearmTimer(context: context) }
+    }
+
+    /// Hands queued parts of the next requests to the gate, as long as each is the current
+    /// request's; then lets reading go on. Not re-entered: a request answered at once (a
+    /// denial, a verdict from the embedded store) comes back here through the loop.
+    private func takePipelined(context: ChannelHandlerContext) {
+        guard !takingPipelined else { return }
+        takingPipelined = true
+        defer { takingPipelined = false }
+        while let part = pipelined.first, phase != .closing, !(requestEnded && phase != .idle) {
+            pipelined.removeFirst()
+            if case .head = part { partsDelivered = true }
+            handle(part, context: context)
+        }
+        if phase == .closing { pipelined.removeAll() }
+        if pipelined.isEmpty, phase == .idle, let error = queuedParserError {
+            queuedParserError = nil
+            let renderer = (snapshot ?? snapshots.snapshot).renderer
+            answerLocally(error == .headerOverflow ? renderer.headerTooLarge : renderer.badRequest, forceClose: true)
+            return
+        }
+        if pipelined.isEmpty, !readsPaused, readPending {
+            readPending = false
+            context.read()
+        }
     }
 
     // MARK: Helpers
@@ -701,7 +763,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
     private func resumeClientReads() {
         guard readsPaused else { return }
         readsPaused = false
-        if readPending, let context {
+        if readPending, pipelined.isEmpty, let context {
             readPending = false
             context.read()
         }

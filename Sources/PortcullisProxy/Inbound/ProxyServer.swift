@@ -112,7 +112,7 @@ public final class ProxyServer: Service, Sendable {
                         return
                     }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: false,
+                        withPipeliningAssistance: false, withErrorHandling: false,
                         withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
                     try channel.pipeline.syncOperations.addHandler(
                         ProxyRequestHandler(snapshots: snapshots, pool: state.pool, tokenCache: state.tokenCache,
