@@ -199,7 +199,9 @@ public struct AdminAPI: Sendable {
         var cursor: String?
         for pair in (query ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            let value = parts.count == 2 ? (String(parts[1]).removingPercentEncoding ?? "") : ""
+            guard let value = parts.count == 2 ? String(parts[1]).removingPercentEncoding : "" else {
+                throw BadRequest("\(parts[0]): not valid percent-encoding")
+            }
             switch parts.first {
             case "limit":
                 guard let n = Int(value), (1...1000).contains(n) else {
