@@ -209,7 +209,9 @@ public struct AdminAPI: Sendable {
         var cursor: String?
         for pair in (query ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            let value = parts.count == 2 ? (String(parts[1]).removingPercentEncoding ?? "") : ""
+            guard let value = parts.count == 2 ? String(parts[1]).removingPercentEncoding : "" else {
+                throw BadRequest("\(parts[0]): not valid percent-encoding")
+            }
             switch parts.first {
             case "limit":
                 guard let n = Int(value), (1...1000).contains(n) else {
@@ -228,13 +230,15 @@ public struct AdminAPI: Sendable {
     }
 
     private func revokeSubject(_ subject: String, _ request: Request) async throws -> AdminResponse {
+        // A subject cut-off has no lookup endpoint: its reason goes to the audit log only.
+        var reason: String?
         if !request.body.isEmpty {
             let body = try AdminBody(request.body, allowed: ["reason"])
-            _ = try body.optionalString("reason", maxLength: 1024)
+            reason = try body.optionalString("reason", maxLength: 1024)
         }
         let before = now().rounded(.down)
         let cutoff = try await store.revokeSubject(subject, before: before)
-        audit(request, action: "revoke_subject", target: ["sub": subject], reason: nil)
+        audit(request, action: "revoke_subject", target: ["sub": subject], reason: reason)
         return .json(201, ["sub": subject, "revoked_before": Int64(cutoff.revokedBefore)])
     }
 

@@ -136,12 +136,20 @@ public final class RedisRevocationStore: RevocationStore {
 
     // MARK: Admin operations
 
+    /// The jti key and its reason key are written in one `MULTI`/`EXEC`, pipelined in one round
+    /// trip: both exist with the same TTL, or neither. Without a reason, a reason left from an
+    /// earlier revocation of the same jti is deleted.
     public func revoke(jti value: String, expiresAt: Double?, reason: String?) async throws(RevocationStoreError) -> RevocationRecord {
         let time = now()
         let until = expiresAt.map { $0 + settings.leewaySeconds } ?? time + settings.maxTTLSeconds
         let ttl = Self.ttl(until, now: time)
         if ttl > 0 {
-            try expectOK(try await command(["SET", jti.key(value), "1", "EX", String(ttl)]))
+            let key = jti.key(value)
+            let results = try await transaction([
+                ["SET", key, "1", "EX", String(ttl)],
+                reason.map { ["SET", Self.reasonKey(of: key), $0, "EX", String(ttl)] } ?? ["DEL", Self.reasonKey(of: key)],
+            ])
+            try expectOK(results[0])
         }
         return RevocationRecord(jti: value, expiresAt: until, ttlSeconds: ttl, reason: reason)
     }
@@ -156,40 +164,71 @@ public final class RedisRevocationStore: RevocationStore {
         return ttl
     }
 
+    /// `TTL` of the jti key and `GET` of its reason key, pipelined.
     public func lookup(jti value: String) async throws(RevocationStoreError) -> RevocationRecord? {
-        guard case .integer(let ttl) = try await command(["TTL", jti.key(value)]) else {
-            throw RevocationStoreError(.unavailable, "unexpected reply to TTL")
-        }
-        // -2: no such key; -1: a key without expiry (written by hand), revoked for good.
-        guard ttl != -2 else { return nil }
-        let seconds = ttl < 0 ? Int(settings.maxTTLSeconds) : Int(ttl)
-        return RevocationRecord(jti: value, expiresAt: now() + Double(seconds), ttlSeconds: seconds)
+        let key = jti.key(value)
+        let replies = try await pipeline([["TTL", key], ["GET", Self.reasonKey(of: key)]])
+        guard let seconds = try remainingSeconds(replies[0]) else { return nil }
+        return RevocationRecord(jti: value, expiresAt: now() + Double(seconds), ttlSeconds: seconds,
+                                reason: replies[1].text)
     }
 
     public func unrevoke(jti value: String) async throws(RevocationStoreError) -> Bool {
-        guard case .integer(let removed) = try await command(["DEL", jti.key(value)]) else {
+        let key = jti.key(value)
+        let results = try await transaction([["DEL", key], ["DEL", Self.reasonKey(of: key)]])
+        guard case .integer(let removed) = results[0] else {
             throw RevocationStoreError(.unavailable, "unexpected reply to DEL")
         }
         return removed > 0
     }
 
-    /// SCAN over the jti template; the cursor is Redis's own.
+    /// `SCAN MATCH` over the jti template, a page at a time; see `ScanCursor` for how a `SCAN`
+    /// batch larger than the page is carried over. On a keyspace that does not change while
+    /// the pages are fetched, every revoked jti comes exactly once; while it changes, a jti
+    /// present throughout comes at least once (as with `SCAN` itself).
     public func list(limit: Int, cursor: String?) async throws(RevocationStoreError) -> RevocationPage {
-        var position = cursor.flatMap { $0.isEmpty ? nil : $0 } ?? "0"
-        guard UInt64(position) != nil else { throw RevocationStoreError(.badCursor, "cursor is not one this server issued") }
-        var items: [RevocationRecord] = []
-        repeat {
-            let reply = try await command(["SCAN", position, "MATCH", jti.scanPattern, "COUNT", String(max(limit, 10))])
-            guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].text,
-                  case .array(let keys) = parts[1]
-            else { throw RevocationStoreError(.unavailable, "unexpected reply to SCAN") }
-            position = next
-            for key in keys.compactMap(\.text) {
-                guard let value = jti.value(in: key), let record = try await lookup(jti: value) else { continue }
-                items.append(record)
+        var position: ScanCursor
+        if let cursor, !cursor.isEmpty {
+            guard let decoded = ScanCursor(encoded: cursor) else {
+                throw RevocationStoreError(.badCursor, "cursor: not one this server issued")
             }
-        } while position != "0" && items.count < limit
-        return RevocationPage(items: items, nextCursor: position == "0" ? nil : position)
+            position = decoded
+        } else {
+            position = ScanCursor(startingWithPageSize: limit)
+        }
+        var items: [RevocationRecord] = []
+        var listed = Set<String>()
+        while true {
+            let reply = try await command(["SCAN", String(position.position), "MATCH", jti.scanPattern,
+                                           "COUNT", String(position.count)])
+            guard case .array(let parts) = reply, parts.count == 2, let nextText = parts[0].text,
+                  let next = UInt64(nextText), case .array(let found) = parts[1]
+            else { throw RevocationStoreError(.unavailable, "unexpected reply to SCAN") }
+            var remaining = position.remaining(of: found.compactMap(\.text).filter(isJTIKey), batchEnd: next)[...]
+            while !remaining.isEmpty && items.count < limit {
+                let chunk = remaining.prefix(limit - items.count)
+                remaining = remaining.dropFirst(chunk.count)
+                position.progress = chunk.last.map { ScanCursor.Progress(lastKey: $0, batchEnd: next) }
+                // A key can come twice across SCAN calls while Redis resizes its table.
+                let fresh = chunk.filter { !listed.contains($0) }
+                let replies = try await pipeline(fresh.map { ["TTL", $0] })
+                let time = now()
+                for (key, reply) in zip(fresh, replies) {
+                    // Gone since SCAN saw it (expired or un-revoked): not listed.
+                    guard let seconds = try remainingSeconds(reply), let value = jti.value(in: key) else { continue }
+                    listed.insert(key)
+                    items.append(RevocationRecord(jti: value, expiresAt: time + Double(seconds), ttlSeconds: seconds))
+                }
+            }
+            if !remaining.isEmpty {
+                return RevocationPage(items: items, nextCursor: position.encoded)
+            }
+            guard next != 0 else { return RevocationPage(items: items, nextCursor: nil) }
+            position = ScanCursor(position: next, count: position.count)
+            if items.count >= limit {
+                return RevocationPage(items: items, nextCursor: position.encoded)
+            }
+        }
     }
 
     public func revokeSubject(_ value: String, before: Double) async throws(RevocationStoreError) -> SubjectCutoff {
@@ -218,6 +257,76 @@ public final class RedisRevocationStore: RevocationStore {
     }
 
     // MARK: Helpers
+
+    /// Where the reason of a jti revocation is kept: beside the jti key, never inside it, since
+    /// the jti key's value is `1` for anyone reading the layout of INTERFACE §5.
+    static let reasonKeyPrefix = "portcullis:reason:"
+
+    static func reasonKey(of jtiKey: String) -> String { reasonKeyPrefix + jtiKey }
+
+    /// A key of the jti template that is not a reason key; with a template as broad as `{jti}`,
+    /// `SCAN MATCH` also returns the reason keys, which are never listed as jtis.
+    private func isJTIKey(_ key: String) -> Bool {
+        guard jti.value(in: key) != nil else { return false }
+        guard key.hasPrefix(Self.reasonKeyPrefix) else { return true }
+        return jti.value(in: String(key.dropFirst(Self.reasonKeyPrefix.count))) == nil
+    }
+
+    /// Seconds a key has left from its `TTL` reply; nil when the key does not exist.
+    private func remainingSeconds(_ reply: RedisReply) throws(RevocationStoreError) -> Int? {
+        guard case .integer(let ttl) = reply else { throw RevocationStoreError(.unavailable, "unexpected reply to TTL") }
+        // -2: no such key; -1: a key without expiry (written by hand), revoked for good.
+        guard ttl != -2 else { return nil }
+        return ttl < 0 ? Int(settings.maxTTLSeconds) : Int(ttl)
+    }
+
+    /// Sends every command back to back on the first loop's connection, so they leave in one
+    /// write: one round trip. Replies in order; a Redis error reply is returned, not thrown.
+    private func pipeline(_ commands: [[String]]) async throws(RevocationStoreError) -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
+        guard let loop = loops.first, let connection = connections[ObjectIdentifier(loop)] else {
+            throw RevocationStoreError(.unavailable, "no Redis connection")
+        }
+        let promise = loop.makePromise(of: [RedisReply].self)
+        loop.execute {
+            var replies: [RedisReply] = []
+            replies.reserveCapacity(commands.count)
+            var failed = false
+            for arguments in commands {
+                connection.value.send(arguments) { result in
+                    switch result {
+                    case .success(let reply):
+                        replies.append(reply)
+                        if replies.count == commands.count { promise.succeed(replies) }
+                    case .failure(let error):
+                        // The connection fails every outstanding command at once: answer once.
+                        if !failed { promise.fail(error) }
+                        failed = true
+                    }
+                }
+            }
+        }
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            throw RevocationStoreError(.unavailable, "\(error)")
+        }
+    }
+
+    /// `MULTI`, the commands, `EXEC`, pipelined: applied all or none. Returns `EXEC`'s results.
+    private func transaction(_ commands: [[String]]) async throws(RevocationStoreError) -> [RedisReply] {
+        let replies = try await pipeline([["MULTI"]] + commands + [["EXEC"]])
+        for reply in replies {
+            if case .error(let message) = reply { throw RevocationStoreError(.unavailable, "Redis: \(message)") }
+        }
+        guard case .array(let results) = replies.last, results.count == commands.count else {
+            throw RevocationStoreError(.unavailable, "unexpected reply to EXEC")
+        }
+        for result in results {
+            if case .error(let message) = result { throw RevocationStoreError(.unavailable, "Redis: \(message)") }
+        }
+        return results
+    }
 
     /// Runs one command on the first loop's connection, from any thread.
     private func command(_ arguments: [String]) async throws(RevocationStoreError) -> RedisReply {

@@ -93,6 +93,74 @@ final class RedisStoreTests: XCTestCase {
         await h.stop()
     }
 
+    func testReasonKeysAreNeverListedUnderABareJTITemplate() async throws {
+        // `{jti}` alone: SCAN MATCH `*` returns every key, the reason keys included.
+        let s = try await StoreUnderTest(.redis, environment: ["PORTCULLIS_REVOCATION_JTI_KEY": "{jti}"])
+        let redis = try XCTUnwrap(s.redis)
+        let expected = (1...25).map { "bare-\($0)" }
+        for jti in expected {
+            XCTAssertEqual(try s.admin("POST", "/v1/revocations", body: #"{"jti": "\#(jti)", "reason": "why \#(jti)"}"#).status, 201)
+        }
+        XCTAssertEqual(try redis.cli(["DBSIZE"]), "50", "a jti key and a reason key each")
+        XCTAssertEqual(try redis.cli(["GET", "bare-3"]), "1")
+        XCTAssertEqual(try redis.cli(["GET", "portcullis:reason:bare-3"]), "why bare-3")
+        for limit in [3, 1, 1000] {
+            let listed = try s.listAll(limit: limit)
+            XCTAssertEqual(listed.sorted(), expected.sorted(), "limit \(limit)")
+        }
+        XCTAssertEqual(try s.admin("GET", "/v1/revocations/bare-3").json["reason"] as? String, "why bare-3")
+        XCTAssertEqual(try s.admin("DELETE", "/v1/revocations/bare-3").status, 204)
+        XCTAssertEqual(try redis.cli(["EXISTS", "bare-3", "portcullis:reason:bare-3"]), "0")
+        XCTAssertEqual(try s.listAll(limit: 4).count, 24)
+        await s.stop()
+    }
+
+    func testKeysWrittenByHandCarryNoReason() async throws {
+        let s = try await StoreUnderTest(.redis, environment: ["PORTCULLIS_REVOCATION_MAX_TTL": "2h"])
+        let redis = try XCTUnwrap(s.redis)
+        try redis.cli(["SETEX", "portcullis:jti:by-hand", "300", "revoked"])
+        try redis.cli(["SET", "portcullis:jti:for-good", "yes"])
+        let byHand = try s.admin("GET", "/v1/revocations/by-hand")
+        XCTAssertEqual(byHand.status, 200)
+        XCTAssertEqual(Set(byHand.json.keys), ["jti", "revoked", "ttl_seconds"], byHand.bodyText)
+        let ttl = try XCTUnwrap(byHand.json["ttl_seconds"] as? Int)
+        XCTAssertTrue((295...300).contains(ttl), "ttl \(ttl)")
+        // A key without expiry is revoked for good; it reports revocation.max_ttl.
+        XCTAssertEqual(try s.admin("GET", "/v1/revocations/for-good").json["ttl_seconds"] as? Int, 7200)
+        XCTAssertEqual(Set(try s.listAll(limit: 1)), ["by-hand", "for-good"])
+        XCTAssertEqual(try s.proxyStatus(s.harness.token(jti: "for-good")), 401)
+        await s.stop()
+    }
+
+    /// While entries come and go between pages, Redis's own SCAN promise still holds: an entry
+    /// present from the first page to the last is listed at least once.
+    func testListingWhileEntriesChangeMissesNoLastingEntry() async throws {
+        let s = try await StoreUnderTest(.redis)
+        let lasting = (1...60).map { "lasting-\($0)" }
+        let leaving = (1...30).map { "leaving-\($0)" }
+        for jti in lasting + leaving {
+            XCTAssertEqual(try s.admin("POST", "/v1/revocations", body: #"{"jti": "\#(jti)"}"#).status, 201)
+        }
+        var listed: [String] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let page = try s.admin("GET", "/v1/revocations?limit=7" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            XCTAssertEqual(page.status, 200, page.bodyText)
+            listed += (page.json["items"] as? [[String: Any]] ?? []).compactMap { $0["jti"] as? String }
+            cursor = page.json["next_cursor"] as? String
+            // Between pages: one entry leaves and one arrives.
+            if pages < leaving.count {
+                XCTAssertEqual(try s.admin("DELETE", "/v1/revocations/\(leaving[pages])").status, 204)
+                XCTAssertEqual(try s.admin("POST", "/v1/revocations", body: #"{"jti": "arriving-\#(pages)"}"#).status, 201)
+            }
+            pages += 1
+        } while cursor != nil && pages < 1000
+        XCTAssertNil(cursor, "the pages end")
+        XCTAssertEqual(Set(lasting).subtracting(listed), [], "lasting entries missed")
+        await s.stop()
+    }
+
     func testTwoGatewaysShareRevocations() async throws {
         let redis = try RedisServer()
         let first = try await gateway(redis)

@@ -131,12 +131,13 @@ public final class MemoryRevocationStore: RevocationStore {
         return true
     }
 
-    /// Pages in jti order; the cursor is the last jti of the previous page, base64url-encoded.
+    /// Pages in jti order; the cursor is the last jti of the previous page, tagged and
+    /// base64url-encoded, so each live jti comes exactly once even when entries change between pages.
     public func list(limit: Int, cursor: String?) throws(RevocationStoreError) -> RevocationPage {
         var after: String?
         if let cursor, !cursor.isEmpty {
             guard let decoded = Self.decodeCursor(cursor) else {
-                throw RevocationStoreError(.badCursor, "cursor is not one this server issued")
+                throw RevocationStoreError(.badCursor, "cursor: not one this server issued")
             }
             after = decoded
         }
@@ -251,17 +252,17 @@ public final class MemoryRevocationStore: RevocationStore {
         }.joined()
     }
 
+    private static let cursorTag = "m1:"
+
     static func encodeCursor(_ jti: String) -> String {
-        Data(jti.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode((cursorTag + jti).utf8)
     }
 
+    /// nil for anything `encodeCursor` did not produce (a Redis store's cursor included).
     static func decodeCursor(_ cursor: String) -> String? {
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64) else { return nil }
-        return String(data: data, encoding: .utf8)
+        guard let bytes = Base64URL.decode(cursor), let text = String(validating: bytes, as: UTF8.self),
+              text.hasPrefix(cursorTag)
+        else { return nil }
+        return String(text.dropFirst(cursorTag.count))
     }
 }
