@@ -161,7 +161,7 @@ public struct AdminAPI: Sendable {
         let expiresAt = try body.optionalTime("expires_at")
         let record = try await store.revoke(jti: jti, expiresAt: expiresAt, reason: reason)
         audit(request, action: "revoke", target: ["jti": jti], reason: reason)
-        return .json(201, ["jti": jti, "expires_at": Self.number(expiresAt ?? record.expiresAt),
+        return .json(201, ["jti": jti, "expires_at": Self.number(expiresAt ?? record.expiresAt.rounded(.up)),
                            "ttl_seconds": record.ttlSeconds])
     }
 
@@ -177,7 +177,7 @@ public struct AdminAPI: Sendable {
         if let jti = verified.claims.jti {
             let record = try await store.revoke(jti: jti, expiresAt: expiresAt, reason: reason)
             audit(request, action: "revoke", target: ["jti": jti, "by": "token"], reason: reason)
-            return .json(201, ["jti": jti, "expires_at": Self.number(expiresAt ?? record.expiresAt),
+            return .json(201, ["jti": jti, "expires_at": Self.number(expiresAt ?? record.expiresAt.rounded(.up)),
                                "ttl_seconds": record.ttlSeconds])
         }
         guard gate.revokesRawTokens else {
@@ -185,7 +185,7 @@ public struct AdminAPI: Sendable {
         }
         let ttl = try await store.revoke(rawToken: token, expiresAt: expiresAt, reason: reason)
         audit(request, action: "revoke", target: ["by": "raw token"], reason: reason)
-        return .json(201, ["jti": nil, "expires_at": Self.number(expiresAt ?? now() + maxTTLSeconds),
+        return .json(201, ["jti": nil, "expires_at": Self.number(expiresAt ?? (now() + maxTTLSeconds).rounded(.up)),
                            "ttl_seconds": ttl])
     }
 

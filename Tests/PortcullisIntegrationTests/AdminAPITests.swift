@@ -279,9 +279,9 @@ final class AdminAPITests: XCTestCase {
         XCTAssertEqual(created.status, 201)
         let ttl = try XCTUnwrap(created.json["ttl_seconds"] as? Int)
         XCTAssertTrue((7195...7200).contains(ttl), "\(s.kind): ttl \(ttl)")
-        // now + max_ttl, fractional seconds included.
-        let expiresAt = try XCTUnwrap(created.json["expires_at"] as? Double)
-        XCTAssertTrue(abs(expiresAt - Double(now + 7200)) <= 5, "\(s.kind): expires_at \(expiresAt)")
+        // now + max_ttl, in whole seconds like every unix time the API writes.
+        let expiresAt = try XCTUnwrap(created.json["expires_at"] as? Int)
+        XCTAssertTrue(abs(expiresAt - (now + 7200)) <= 5, "\(s.kind): expires_at \(expiresAt)")
         if let redis = s.redis {
             let keyTTL = Int(try redis.cli(["TTL", "portcullis:jti:no-exp"])) ?? -100
             XCTAssertTrue((7190...7200).contains(keyTTL), "key TTL \(keyTTL)")
