@@ -88,7 +88,8 @@ final class HardeningTests: XCTestCase {
     }
 
     func testIdleKeepAliveConnectionIsClosedSilently() async throws {
-        let h = try await GatewayHarness(environment: ["PORTCULLIS_PROXY_IDLE_TIMEOUT": "300ms"])
+        // 6× the gap between the requests below, so a loaded CI machine cannot make them "idle".
+        let h = try await GatewayHarness(environment: ["PORTCULLIS_PROXY_IDLE_TIMEOUT": "600ms"])
         let client = try h.client()
         XCTAssertEqual(try client.request("GET", "/", headers: [bearer(h)]).status, 200)
         // Requests keep it open while they come faster than the timeout.
@@ -102,7 +103,7 @@ final class HardeningTests: XCTestCase {
     }
 
     func testStalledRequestBodyClosesAndAbortsTheUpstreamRequest() async throws {
-        let h = try await GatewayHarness(environment: ["PORTCULLIS_PROXY_IDLE_TIMEOUT": "300ms"])
+        let h = try await GatewayHarness(environment: ["PORTCULLIS_PROXY_IDLE_TIMEOUT": "600ms"])
         let head = "POST /echo HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(h.token())\r\nContent-Length: 20\r\n\r\n"
 
         // A body that keeps coming, slowly but within the timeout, is not cut.
