@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOConcurrencyHelpers
 import PortcullisCore
@@ -98,6 +99,54 @@ final class ReloadTests: XCTestCase {
         let newToken = minter.mint(.init(subject: "alice", ttlSeconds: 600), issuer: nil, audience: [],
                                    now: Date().timeIntervalSince1970)
         XCTAssertEqual(try client.request("GET", "/c", headers: [("Authorization", "Bearer \(newToken)")]).status, 200)
+    }
+
+    /// Key files are read again on reload: a PEM swapped for another key, then a JWKS file whose
+    /// set changed, each take effect for the next request.
+    func testReloadReadsKeyFilesAgain() async throws {
+        let keyA = P256.Signing.PrivateKey(), keyB = P256.Signing.PrivateKey()
+        func token(_ key: P256.Signing.PrivateKey, kid: String? = nil) throws -> String {
+            try TokenMinter(algorithm: .ES256, privateKeyPEM: key.pemRepresentation)
+                .mint(.init(subject: "alice", ttlSeconds: 600), issuer: nil, audience: [], now: Date().timeIntervalSince1970,
+                      keyID: kid)
+        }
+        func status(_ token: String) throws -> Int {
+            try harness.client().request("GET", "/k", headers: [("Authorization", "Bearer \(token)")]).status
+        }
+        let pem = harness.directory.appendingPathComponent("key.pem").path
+        let jwks = harness.directory.appendingPathComponent("keys.jwks").path
+
+        try keyA.publicKey.pemRepresentation.write(toFile: pem, atomically: true, encoding: .utf8)
+        let toPEM = harness.gateway.reload { () throws(ConfigurationError) in
+            try configuration(["PORTCULLIS_JWT_ALGORITHMS": "ES256", "PORTCULLIS_JWT_PUBLIC_KEY_FILE": pem])
+        }
+        guard case .applied = toPEM else { return XCTFail("\(toPEM)") }
+        XCTAssertEqual(try status(try token(keyA)), 200)
+        XCTAssertEqual(try status(try token(keyB)), 422)
+
+        // Same configuration, new file contents: the reload alone brings key B in.
+        try keyB.publicKey.pemRepresentation.write(toFile: pem, atomically: true, encoding: .utf8)
+        let samePath = harness.gateway.reload { () throws(ConfigurationError) in
+            try configuration(["PORTCULLIS_JWT_ALGORITHMS": "ES256", "PORTCULLIS_JWT_PUBLIC_KEY_FILE": pem])
+        }
+        XCTAssertEqual(samePath, .applied(changed: [], needRestart: []))
+        XCTAssertEqual(try status(try token(keyB)), 200)
+        XCTAssertEqual(try status(try token(keyA)), 422)
+
+        // A JWKS file: a rotation adds kid b next to kid a, then retires a.
+        let jwksEnvironment = ["PORTCULLIS_JWT_ALGORITHMS": "ES256", "PORTCULLIS_JWT_JWKS_FILE": jwks]
+        try KeySetServer.jwks([("a", keyA.publicKey)]).write(toFile: jwks, atomically: true, encoding: .utf8)
+        _ = harness.gateway.reload { () throws(ConfigurationError) in try configuration(jwksEnvironment) }
+        XCTAssertEqual(try status(try token(keyA, kid: "a")), 200)
+        XCTAssertEqual(try status(try token(keyB, kid: "b")), 422)
+        try KeySetServer.jwks([("a", keyA.publicKey), ("b", keyB.publicKey)]).write(toFile: jwks, atomically: true, encoding: .utf8)
+        _ = harness.gateway.reload { () throws(ConfigurationError) in try configuration(jwksEnvironment) }
+        XCTAssertEqual(try status(try token(keyA, kid: "a")), 200)
+        XCTAssertEqual(try status(try token(keyB, kid: "b")), 200)
+        try KeySetServer.jwks([("b", keyB.publicKey)]).write(toFile: jwks, atomically: true, encoding: .utf8)
+        _ = harness.gateway.reload { () throws(ConfigurationError) in try configuration(jwksEnvironment) }
+        XCTAssertEqual(try status(try token(keyA, kid: "a")), 422)
+        XCTAssertEqual(try status(try token(keyB, kid: "b")), 200)
     }
 
     func testInvalidReloadKeepsTheRunningConfigurationAndReportsEveryProblem() async throws {
