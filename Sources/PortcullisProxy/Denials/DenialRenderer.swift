@@ -42,7 +42,7 @@ struct DenialRenderer: Sendable {
     }
 
     static func render(status: Int, message: String, errorType: String, wwwAuthenticate: String?) -> Rendered {
-        let json = #"{"message": "\#(jsonEscaped(message))", "error_type": "\#(jsonEscaped(errorType))"}"#
+        let json = #"{"message": "\#(JSONStringEncoding.escaped(message))", "error_type": "\#(JSONStringEncoding.escaped(errorType))"}"#
         let body = ByteBuffer(string: json)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
@@ -60,25 +60,5 @@ struct DenialRenderer: Sendable {
         var bytes = ByteBuffer(string: text)
         bytes.writeImmutableBuffer(answer.body)
         return bytes
-    }
-
-    static func jsonEscaped(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
     }
 }
