@@ -18,7 +18,9 @@ final class KeySetServer: Sendable {
     private let state = NIOLockedValueBox(State())
     private let channel: Channel
 
-    var port: Int { channel.localAddress!.port! }
+    /// Kept from the bind: after `stop()` the closed channel has no address, and the tests that
+    /// stop the server still point Portcullis at this port.
+    let port: Int
     private let tls: Bool
     var url: String { "\(tls ? "https" : "http")://localhost:\(port)/.well-known/jwks.json" }
     var fetches: Int { state.withLockedValue { $0.fetches } }
@@ -45,6 +47,7 @@ final class KeySetServer: Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
+        port = channel.localAddress?.port ?? 0
     }
 
     func serve(_ body: String, status: HTTPResponseStatus = .ok) {
