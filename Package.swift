@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "portcullis-demo-upstream", targets: ["DemoUpstream"]),
         // For FuzzTesting/, a separate package that depends on this one by path.
         .library(name: "PortcullisCore", targets: ["PortcullisCore"]),
+        // For FuzzTesting/: the HTTP/1.1 head parsers and body framing of the data plane.
+        .library(name: "PortcullisProxy", targets: ["PortcullisProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -36,7 +38,6 @@ let package = Package(
             "PortcullisCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
             .product(name: "Logging", package: "swift-log"),
@@ -107,6 +108,14 @@ let package = Package(
         // Yams: DeployFilesTests parses the manifests in deploy/.
         .testTarget(name: "PortcullisCoreTests", dependencies: [
             "PortcullisCore", .product(name: "Yams", package: "Yams"),
+        ]),
+        // The data plane without sockets: the wire parsers (with NIOHTTP1's decoder as a
+        // differential oracle) and the connection state machine.
+        .testTarget(name: "PortcullisProxyTests", dependencies: [
+            "PortcullisProxy", "PortcullisCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "PortcullisIntegrationTests", dependencies: [
             "PortcullisCore", "PortcullisGateway", "PortcullisProxy", "PortcullisAdmin",

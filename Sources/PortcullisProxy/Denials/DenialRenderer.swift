@@ -1,13 +1,16 @@
 import NIOCore
-import NIOHTTP1
 import PortcullisCore
 
-/// The one place where a denial becomes an HTTP answer. Heads and bodies are built once for
-/// the configured `errors.format`; per request they are only written.
+/// The one place where a denial becomes an HTTP answer. Every answer is rendered to wire bytes
+/// once for the configured `errors.format`, in two variants (keeping the connection, and with
+/// `Connection: close`); per request one of them is written as it is.
 struct DenialRenderer: Sendable {
     struct Rendered: Sendable {
-        let head: HTTPResponseHead
-        let body: ByteBuffer
+        let status: Int
+        /// The whole answer, head and JSON body, for a connection that stays open.
+        let keepAlive: ByteBuffer
+        /// The same with `Connection: close`.
+        let close: ByteBuffer
     }
 
     private let rendered: [Denial: Rendered]
@@ -15,12 +18,12 @@ struct DenialRenderer: Sendable {
     let headerTooLarge: Rendered
     let uriTooLong: Rendered
 
-    /// Answers written below the HTTP codec, as bytes, where no request head was delivered
-    /// (a head that never completed, a connection refused at accept); both close the connection.
-    static let requestTimeoutWire = wire(render(status: 408, message: "Request timeout", errorType: "RequestTimeout",
-                                                wwwAuthenticate: nil))
-    static let tooManyConnectionsWire = wire(render(status: 503, message: "Too many connections",
-                                                    errorType: "TooManyConnections", wwwAuthenticate: nil))
+    /// Answers written where no request is in progress (a head that never completed, a
+    /// connection refused at accept); both close the connection.
+    static let requestTimeoutWire = render(status: 408, message: "Request timeout", errorType: "RequestTimeout",
+                                           wwwAuthenticate: nil).close
+    static let tooManyConnectionsWire = render(status: 503, message: "Too many connections",
+                                               errorType: "TooManyConnections", wwwAuthenticate: nil).close
 
     init(format: ErrorFormat) {
         var table: [Denial: Rendered] = [:]
@@ -43,22 +46,28 @@ struct DenialRenderer: Sendable {
 
     static func render(status: Int, message: String, errorType: String, wwwAuthenticate: String?) -> Rendered {
         let json = #"{"message": "\#(JSONStringEncoding.escaped(message))", "error_type": "\#(JSONStringEncoding.escaped(errorType))"}"#
-        let body = ByteBuffer(string: json)
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        if let wwwAuthenticate { headers.add(name: "WWW-Authenticate", value: wwwAuthenticate) }
-        return Rendered(head: HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers),
-                        body: body)
+        var head = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
+        head += "Content-Type: application/json\r\n"
+        head += "Content-Length: \(json.utf8.count)\r\n"
+        if let wwwAuthenticate { head += "WWW-Authenticate: \(wwwAuthenticate)\r\n" }
+        return Rendered(status: status, keepAlive: ByteBuffer(string: head + "\r\n" + json),
+                        close: ByteBuffer(string: head + "Connection: close\r\n\r\n" + json))
     }
 
-    /// The answer as HTTP/1.1 bytes with `Connection: close`.
-    static func wire(_ answer: Rendered) -> ByteBuffer {
-        var text = "HTTP/1.1 \(answer.head.status.code) \(answer.head.status.reasonPhrase)\r\n"
-        for (name, value) in answer.head.headers { text += "\(name): \(value)\r\n" }
-        text += "Connection: close\r\n\r\n"
-        var bytes = ByteBuffer(string: text)
-        bytes.writeImmutableBuffer(answer.body)
-        return bytes
+    static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 408: "Request Timeout"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 422: "Unprocessable Entity"
+        case 431: "Request Header Fields Too Large"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        default: "Error"
+        }
     }
 }

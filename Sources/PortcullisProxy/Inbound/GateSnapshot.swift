@@ -1,7 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
 import PortcullisCore
 
 /// Everything the per-request path reads, built once at start (and at reload) and swapped
@@ -10,17 +9,17 @@ final class GateSnapshot: Sendable {
     let gate: Gate
     let store: RevocationStore
     let renderer: DenialRenderer
-    let forwardedHead: ForwardedRequestHead
+    let upstreamHead: UpstreamRequestHead
     let upstreamTimeout: TimeAmount
     let logout: LogoutPlan
 
     init(gate: Gate, store: RevocationStore, renderer: DenialRenderer,
-         forwardedHead: ForwardedRequestHead, upstreamTimeout: TimeAmount, logout: LogoutPlan) {
+         upstreamHead: UpstreamRequestHead, upstreamTimeout: TimeAmount, logout: LogoutPlan) {
         self.logout = logout
         self.gate = gate
         self.store = store
         self.renderer = renderer
-        self.forwardedHead = forwardedHead
+        self.upstreamHead = upstreamHead
         self.upstreamTimeout = upstreamTimeout
     }
 }
@@ -34,11 +33,6 @@ final class GateSnapshotBox: Sendable {
     var snapshot: GateSnapshot { current.withLockedValue { $0 } }
 
     func replace(with snapshot: GateSnapshot) { current.withLockedValue { $0 = snapshot } }
-}
-
-extension HTTPHeaders: RequestHeaders {
-    public func firstValue(_ name: String) -> String? { first(name: name) }
-    public func allValues(_ name: String) -> [String] { self[name] }
 }
 
 /// Logs at most once per interval, counting what it held back, so a store outage under

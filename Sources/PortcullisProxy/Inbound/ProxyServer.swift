@@ -2,7 +2,6 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
-import NIOHTTP1
 import NIOPosix
 import PortcullisCore
 import ServiceLifecycle
@@ -75,18 +74,14 @@ public final class ProxyServer: Service, Sendable {
         self.loops = loops
         let quiescing = ServerQuiescingHelper(group: group)
         self.quiescing = quiescing
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = settings.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = settings.maxHeaderBytes
-        // More fields than this is a header overflow for the decoder, answered 431 like a head too large.
-        decoderLimits.maxHeaderFieldCount = settings.maxHeaders
-        let limits = decoderLimits
         let frozenLoops = loops
         let handlerLogger = logger
         let connectionLimit = ConnectionLimit(maximum: settings.maxConnections)
-        let clientLimits = ClientConnectionLimits(
-            maxURIBytes: settings.maxURIBytes, headerReadTimeout: settings.headerReadTimeout,
-            idleTimeout: settings.idleTimeout)
+        let connectionConfiguration = ProxyConnectionStateMachine.Configuration(
+            maxHeaderBytes: settings.maxHeaderBytes,
+            requestParser: RequestHeadParser(limits: .init(maxFields: settings.maxHeaders,
+                                                           maxTargetBytes: settings.maxURIBytes)),
+            headerReadTimeout: settings.headerReadTimeout, idleTimeout: settings.idleTimeout)
         self.serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -111,12 +106,11 @@ public final class ProxyServer: Service, Sendable {
                         try channel.pipeline.syncOperations.addHandler(ConnectionRefusalHandler())
                         return
                     }
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: false,
-                        withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+                    // Bytes only: the connection's state machine parses and frames HTTP/1.1 itself.
                     try channel.pipeline.syncOperations.addHandler(
-                        ProxyRequestHandler(snapshots: snapshots, pool: state.pool, tokenCache: state.tokenCache,
-                                            limits: clientLimits, metrics: metrics, logger: handlerLogger))
+                        ClientConnectionHandler(snapshots: snapshots, pool: state.pool, tokenCache: state.tokenCache,
+                                                configuration: connectionConfiguration, metrics: metrics,
+                                                logger: handlerLogger))
                 }
             }
             .bind(host: settings.host, port: settings.port)
@@ -237,7 +231,7 @@ public struct GateSnapshotInput: Sendable {
 
     func build() -> GateSnapshot {
         GateSnapshot(gate: gate, store: store, renderer: DenialRenderer(format: errorFormat),
-                     forwardedHead: ForwardedRequestHead(claimHeaders: gate.claimHeaders, pathPrefix: pathPrefix),
+                     upstreamHead: UpstreamRequestHead(claimHeaders: gate.claimHeaders, pathPrefix: pathPrefix),
                      upstreamTimeout: upstreamTimeout, logout: LogoutPlan(path: logoutPath))
     }
 }

@@ -1,22 +1,21 @@
 import NIOCore
-import NIOHTTP1
 
-/// Receives what comes back on an upstream connection. The client-side handler of the request
+/// Receives what comes back on an upstream connection. The client connection whose request is
 /// being forwarded is the receiver; an idle pooled connection has none.
 protocol UpstreamResponseReceiver: AnyObject {
-    func upstreamReceived(_ part: HTTPClientResponsePart)
+    func upstreamRead(_ bytes: ByteBuffer)
     func upstreamReadComplete()
     func upstreamWritabilityChanged(isWritable: Bool)
     /// The connection failed or closed; it is not usable any more.
-    func upstreamFailed(_ error: Error)
+    func upstreamClosed()
 }
 
-/// The last handler of an upstream channel: hands response parts to the current receiver
-/// and holds reads back while the client cannot take more (backpressure).
+/// The only handler of an upstream channel: raw bytes both ways (the client connection's state
+/// machine frames them), reads held back while the client cannot take more.
 final class UpstreamChannelHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     weak var receiver: UpstreamResponseReceiver?
     /// Called once when the channel goes away, so the pool can forget it.
@@ -37,7 +36,14 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        receiver?.upstreamReceived(unwrapInboundIn(data))
+        let bytes = unwrapInboundIn(data)
+        if let receiver {
+            receiver.upstreamRead(bytes)
+        } else {
+            // An idle connection that talks is not one to reuse.
+            isActive = false
+            context.close(promise: nil)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -58,9 +64,6 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         isActive = false
-        let receiver = self.receiver
-        self.receiver = nil
-        receiver?.upstreamFailed(error)
         context.close(promise: nil)
     }
 
@@ -68,7 +71,7 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
         isActive = false
         let receiver = self.receiver
         self.receiver = nil
-        receiver?.upstreamFailed(ChannelError.eof)
+        receiver?.upstreamClosed()
         onClose?()
         onClose = nil
     }
@@ -91,8 +94,8 @@ final class UpstreamConnection {
 
     var isUsable: Bool { handler.isActive && channel.isActive }
 
-    func write(_ part: HTTPClientRequestPart) {
-        context.write(NIOAny(part), promise: nil)
+    func write(_ bytes: ByteBuffer) {
+        context.write(NIOAny(bytes), promise: nil)
     }
 
     func flush() { context.flush() }

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// Keep-alive connections to the upstream for one event loop. Used only on that loop, so
@@ -38,14 +37,8 @@ final class UpstreamConnectionPool {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // As addHTTPClientHandlers, but 1xx answers are forwarded: a client that sent
-                    // `Expect: 100-continue` waits for the upstream's 100 before its body.
-                    let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes,
-                                                      informationalResponseStrategy: .forward)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        HTTPRequestEncoder(), ByteToMessageHandler(decoder), NIOHTTPRequestHeadersValidator(),
-                        UpstreamChannelHandler(),
-                    ])
+                    // Bytes only: the client connection frames requests and responses itself.
+                    try channel.pipeline.syncOperations.addHandler(UpstreamChannelHandler())
                 }
             }
             .connect(host: settings.host, port: settings.port)

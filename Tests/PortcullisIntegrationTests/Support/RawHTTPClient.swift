@@ -11,6 +11,8 @@ final class RawHTTPClient {
         var status: Int
         var headers: [(String, String)]
         var body: Data
+        /// The head as it arrived, status line to the last field, without the final CRLF CRLF.
+        var rawHead: [UInt8] = []
 
         func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
@@ -85,7 +87,8 @@ final class RawHTTPClient {
 
     /// Reads one response; the body goes to `onBody` in pieces when given, else into `body`.
     func readResponse(method: String = "GET", onBody: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Response {
-        let headText = try readHead()
+        let rawHead = try readHead()
+        let headText = String(decoding: rawHead, as: UTF8.self)
         var lines = headText.components(separatedBy: "\r\n")
         let statusLine = lines.removeFirst().split(separator: " ")
         guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
@@ -95,7 +98,7 @@ final class RawHTTPClient {
             guard let colon = line.firstIndex(of: ":") else { return nil }
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
-        var response = Response(status: status, headers: headers, body: Data())
+        var response = Response(status: status, headers: headers, body: Data(), rawHead: rawHead)
         if status < 200 && status != 101 { return response }
         var collected = Data()
         let sink: (UnsafeRawBufferPointer) -> Void = onBody ?? { collected.append(contentsOf: $0) }
@@ -139,10 +142,10 @@ final class RawHTTPClient {
         return true
     }
 
-    private func readHead() throws -> String {
+    private func readHead() throws -> [UInt8] {
         while true {
             if let end = findHeadEnd() {
-                let head = String(decoding: pending[0..<end], as: UTF8.self)
+                let head = Array(pending[0..<end])
                 pending.removeFirst(end + 4)
                 return head
             }
