@@ -117,6 +117,8 @@ struct ProxyConnectionStateMachine {
     private var headScanned = 0
     /// Upstream bytes of a response head not yet complete.
     private var upstreamInbound: ByteBuffer?
+    /// The storage the last response head was written into, kept for the next one.
+    private var responseHeadBuffer: ByteBuffer?
     private var deadlines: ConnectionDeadlines
     private var actions = CircularBuffer<Action>(initialCapacity: 16)
     private var fieldStorage: [HeaderField] = []
@@ -611,11 +613,16 @@ struct ProxyConnectionStateMachine {
             exchange.status = head.status
             exchange.upstreamReusable = head.keepAlive
             if !exchange.bodyDone || relay.closesClient { exchange.closeAfter = true }
-            var out = allocator.buffer(capacity: headBytes.readableBytes + 64)
+            // The buffer of the previous head is reused: its write has completed by now, so
+            // clearing it does not copy.
+            var out = responseHeadBuffer ?? allocator.buffer(capacity: headBytes.readableBytes + 64)
+            responseHeadBuffer = nil
+            out.clear()
             ClientResponseHead.write(head, bytes: headBytes, clientMinorVersion: exchange.head.minorVersion,
                                      relay: relay, closeClient: exchange.closeAfter || quiescing, into: &out)
             if quiescing { exchange.closeAfter = true }
             responseFieldStorage = head.fields
+            responseHeadBuffer = out
             actions.append(.writeClient(out))
             clientNeedsFlush = true
             exchange.response = .relaying(relay)

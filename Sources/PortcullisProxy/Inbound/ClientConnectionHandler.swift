@@ -23,6 +23,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
     private var upstream: UpstreamConnection?
     private var timer: Scheduled<Void>?
     private var readPending = false
+    private var upstreamHeadBuffer: ByteBuffer?
     private var draining = false
     private var requestStart = NIODeadline.uptimeNanoseconds(0)
     private var upstreamStart = NIODeadline.uptimeNanoseconds(0)
@@ -319,9 +320,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
 
     private func admit(_ request: RequestHeadView, claims: TokenClaims?) {
         guard let context else { return }
-        var head = context.channel.allocator.buffer(capacity: request.bytes.readableBytes + 256)
+        // The previous request's head buffer is reused: once its exchange ended nothing else
+        // holds it, so clearing it does not copy.
+        var head = upstreamHeadBuffer ?? context.channel.allocator.buffer(capacity: request.bytes.readableBytes + 256)
+        upstreamHeadBuffer = nil
+        head.clear()
         snapshot.upstreamHead.write(request.head, bytes: request.bytes, clientAddress: clientAddress,
                                     claims: claims, into: &head)
+        upstreamHeadBuffer = head
         machine.requestAdmitted(upstreamHead: head, upstreamTimeout: snapshot.upstreamTimeout)
     }
 
