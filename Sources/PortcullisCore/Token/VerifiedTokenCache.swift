@@ -1,5 +1,6 @@
-/// Remembers tokens whose signature verified, so a repeated RS/ES/EdDSA token (20–90 µs to
-/// verify here) costs about what an HS256 one does.
+/// Remembers tokens whose signature verified, for every algorithm (HS included): a token seen
+/// before costs a hash probe instead of a signature check (HS256 about 3 µs here, RS/ES/EdDSA
+/// 20–90 µs), so the per-request work is the probe, the claim checks and the store lookup.
 ///
 /// One cache per event loop, used only from that loop's thread: no locks. Keyed by the whole
 /// token, so a hit means these exact bytes verified before under the same key table; a new
