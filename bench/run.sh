@@ -797,7 +797,10 @@ portcullis_row() {
     else
         bench_row "$name" "$PC_PID" "http://127.0.0.1:$PC_PORT/" -H "Authorization: Bearer $PC_TOKEN"
     fi
-    [[ $PO_ALG == HS256 ]] && token_note+="; HS256 secret shared with the HAProxy row"
+    if [[ $PO_ALG == HS256 ]]; then
+        if ((PO_TOKENS > 1)); then token_note+=", same secret as the HAProxy row"
+        else token_note="one token, repeated: the HAProxy row's (same secret)"; fi
+    fi
     local pin_note=""
     [[ $PO_CPUS == wide ]] && pin_note=", pinning: $WIDE_NOTE"
     ROW_NOTES+=("$name: $PO_ALG, $PO_STORE store, $PO_REVOKED revoked jtis (seeded: $PC_SEED_NOTE), $PO_THREADS event-loop thread(s)$pin_note, $token_note, ready ${PC_READY_SECONDS}s after start")
