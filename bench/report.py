@@ -4,10 +4,19 @@
 run.sh writes one TSV line per measured wrk run:
 
     row_name <TAB> round <TAB> path/to/wrk-output.txt <TAB> rss_kb
+             <TAB> cpu_before <TAB> cpu_after <TAB> upstream_before <TAB> upstream_after
+
+The cpu fields are "USER SYS" CPU time in clock ticks (--clk-tck per second)
+of the row's server process tree (its utime and stime in /proc/PID/stat),
+read just before and just after the measured wrk run; the upstream fields are
+the same for the upstream nginx, "- -" when the row is the upstream itself.
+CPU µs per request is the difference divided by the requests wrk completed.
+(Lines with only the first four fields are accepted; their CPU is n/a.)
 
 This script parses each wrk output (run with --latency), takes the median of
-every metric per row over the rounds, expresses throughput and p99 as ratios
-to the reference row (the nginx proxy measured in the same run), prints an
+every metric per row over the rounds, expresses throughput as ratios to the
+reference row (the nginx proxy measured in the same run) and to the peer row
+(HAProxy's JWT check, same run), p99 as a ratio to the reference, prints an
 aligned table on stdout and writes the same table as Markdown, after the
 metadata block run.sh prepared, to --markdown.
 
@@ -69,14 +78,37 @@ def parse_wrk(text):
     }
 
 
-def load(results_path):
+def _ticks(text):
+    """'USER SYS' clock ticks -> (user, sys), or None for '- -' / garbage."""
+    parts = text.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def cpu_per_request(before, after, requests, clk_tck):
+    """CPU µs per request over one run: {'total', 'user', 'sys', 'ticks'} or None."""
+    b, a = _ticks(before), _ticks(after)
+    if b is None or a is None or not requests:
+        return None
+    user, sys_ = a[0] - b[0], a[1] - b[1]
+    if user < 0 or sys_ < 0:
+        return None
+    per = 1e6 / clk_tck / requests
+    return {"total": (user + sys_) * per, "user": user * per, "sys": sys_ * per,
+            "ticks": user + sys_}
+
+
+def load(results_path, clk_tck=100):
     """Rows in first-seen order -> list of per-round metric dicts."""
     rows = OrderedDict()
     with open(results_path, encoding="utf-8") as f:
         for line in f:
             if not line.strip():
                 continue
-            name, _round, wrk_file, rss_kb = line.rstrip("\n").split("\t")
+            fields = line.rstrip("\n").split("\t")
+            name, _round, wrk_file, rss_kb = fields[:4]
+            cpu = fields[4:8] if len(fields) >= 8 else ["", "", "", ""]
             with open(wrk_file, encoding="utf-8", errors="replace") as w:
                 text = w.read()
             try:
@@ -84,8 +116,20 @@ def load(results_path):
             except ValueError as e:
                 sys.exit(f"report.py: {name}: {wrk_file}: {e}\n{text}")
             metrics["rss_mb"] = int(rss_kb) / 1024 if rss_kb.isdigit() else None
+            metrics["cpu"] = cpu_per_request(cpu[0], cpu[1], metrics["requests"], clk_tck)
+            metrics["upstream_cpu"] = cpu_per_request(cpu[2], cpu[3], metrics["requests"], clk_tck)
             rows.setdefault(name, []).append(metrics)
     return rows
+
+
+def _median_cpu(values):
+    """The round whose total is the median (the lower one for an even count),
+    so the user/sys split shown is that of a real round."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    values.sort(key=lambda v: v["total"])
+    return values[(len(values) - 1) // 2]
 
 
 def summarize(rows):
@@ -98,6 +142,8 @@ def summarize(rows):
             "p50": statistics.median(r["p50"] for r in runs),
             "p99": statistics.median(r["p99"] for r in runs),
             "rss_mb": statistics.median(rss) if rss else None,
+            "cpu": _median_cpu(r["cpu"] for r in runs),
+            "upstream_cpu": _median_cpu(r["upstream_cpu"] for r in runs),
             "non2xx": sum(r["non2xx"] for r in runs),
             "socket": sum(r["socket"] for r in runs),
             "requests": sum(r["requests"] for r in runs),
@@ -106,27 +152,47 @@ def summarize(rows):
     return out
 
 
-def table(summary, reference):
+def _fmt_cpu(cpu, split=True):
+    if cpu is None:
+        return "n/a"
+    if not split:
+        return f"{cpu['total']:.1f}"
+    return f"{cpu['total']:.1f} ({cpu['user']:.1f}+{cpu['sys']:.1f})"
+
+
+def table(summary, reference, peer=None, peer_label=None):
     ref = summary.get(reference)
-    header = ["row", "req/s", "p50 ms", "p99 ms", "RSS MB", "errors",
-              f"req/s vs {reference}", f"p99 vs {reference}"]
+    peer_row = summary.get(peer) if peer else None
+    header = ["row", "req/s", "p50 ms", "p99 ms", "RSS MB",
+              "CPU µs/req (user+sys)", "upstream CPU µs/req", "errors",
+              f"req/s vs {reference}"]
+    if peer:
+        header.append(f"req/s vs {peer_label or peer}")
+    header.append(f"p99 vs {reference}")
     lines = []
     for name, s in summary.items():
         errors = s["non2xx"] + s["socket"]
-        lines.append([
+        # Copied on its own, the table must still not sell error answers as speed.
+        invalid = " INVALID" if s["non2xx"] else ""
+        line = [
             name,
             f"{s['rps']:,.0f}",
             f"{s['p50']:.2f}",
             f"{s['p99']:.2f}",
             f"{s['rss_mb']:.1f}" if s["rss_mb"] is not None else "n/a",
+            _fmt_cpu(s["cpu"]),
+            # The upstream row is the upstream: its own CPU is the column before.
+            _fmt_cpu(s["upstream_cpu"], split=False) if s["upstream_cpu"] else "-",
             # Say which kind: a 401 storm and a dropped socket mean different things.
             (f"{errors:,}" if errors == 0 else
              f"{errors:,} ({s['non2xx']:,} non-2xx, {s['socket']:,} socket)"),
-            (f"{s['rps'] / ref['rps']:.2f}x" if ref and ref["rps"] else "n/a")
-            # Copied on its own, the table must still not sell error answers as speed.
-            + (" INVALID" if s["non2xx"] else ""),
-            f"{s['p99'] / ref['p99']:.2f}x" if ref and ref["p99"] else "n/a",
-        ])
+            (f"{s['rps'] / ref['rps']:.2f}x" if ref and ref["rps"] else "n/a") + invalid,
+        ]
+        if peer:
+            line.append((f"{s['rps'] / peer_row['rps']:.2f}x" if peer_row and peer_row["rps"]
+                         else "n/a") + invalid)
+        line.append(f"{s['p99'] / ref['p99']:.2f}x" if ref and ref["p99"] else "n/a")
+        lines.append(line)
     return header, lines
 
 
@@ -144,6 +210,18 @@ def render_markdown(header, lines):
     align = ["---"] + ["---:"] * (len(header) - 1)
     rows = [header, align] + lines
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
+def notes(summary, clk_tck):
+    """Plain remarks printed under the table."""
+    out = []
+    coarse = [name for name, s in summary.items()
+              if s["cpu"] is not None and s["cpu"]["ticks"] < 100]
+    if coarse:
+        out.append(f"Note: the CPU figure of {', '.join(coarse)} rests on fewer than 100 clock "
+                   f"ticks (the kernel counts CPU time in 1/{clk_tck} s ticks), so it is coarse; "
+                   "longer runs (BENCH_DURATION) make it finer.")
+    return out
 
 
 def warnings(summary):
@@ -264,19 +342,29 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", help="TSV written by run.sh")
     ap.add_argument("--reference", required=True, help="row all ratios are relative to")
+    ap.add_argument("--peer", help="second row req/s is given relative to (HAProxy's JWT check)")
+    ap.add_argument("--peer-label", help="the peer's name in the column header (default: --peer)")
+    ap.add_argument("--clk-tck", type=int, default=100,
+                    help="clock ticks per second of the CPU fields (getconf CLK_TCK)")
     ap.add_argument("--markdown", help="write the Markdown report here")
     ap.add_argument("--meta", help="Markdown metadata block to put above the table")
     ap.add_argument("--checks", help="TSV of checks (RSS target, flat, scaling, allocations)")
     args = ap.parse_args()
 
-    summary = summarize(load(args.results))
+    summary = summarize(load(args.results, args.clk_tck))
     if args.reference not in summary:
         print(f"report.py: reference row {args.reference!r} missing; ratios are n/a",
               file=sys.stderr)
-    header, lines = table(summary, args.reference)
+    if args.peer and args.peer not in summary:
+        print(f"report.py: peer row {args.peer!r} missing; its ratios are n/a",
+              file=sys.stderr)
+    header, lines = table(summary, args.reference, args.peer, args.peer_label)
     warns = warnings(summary)
+    note_lines = notes(summary, args.clk_tck)
 
     print(render_text(header, lines))
+    if note_lines:
+        print("\n" + "\n".join(note_lines))
     check_lines = checks(summary, args.checks) if args.checks else []
     if check_lines:
         print("\n" + "\n".join(check_lines))
@@ -290,6 +378,8 @@ def main():
             with open(args.meta, encoding="utf-8") as f:
                 parts += [f.read().rstrip(), ""]
         parts += ["## Results", "", render_markdown(header, lines), ""]
+        if note_lines:
+            parts += [*note_lines, ""]
         rounds = max(s["rounds"] for s in summary.values())
         if rounds > 1:
             parts += [f"Each figure is the median over {rounds} interleaved rounds; "

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# `make bench`: measure Portcullis against nginx on this machine.
+# `make bench`: measure Portcullis against nginx and HAProxy on this machine.
 #
 # Starts, all on 127.0.0.1 and inside one temp dir:
 #   - an upstream: nginx serving a fixed ~300-byte JSON, one worker;
 #   - a reference proxy: nginx as a plain reverse proxy (one worker, upstream
 #     keepalive) in front of that upstream;
+#   - the peer: HAProxy, one thread, checking the same HS256 token as the
+#     Portcullis HS256 rows with jwt_verify (alg pinned to HS256, exp checked,
+#     no revocation) in front of the same upstream;
 #   - Portcullis (release build) in front of the same upstream, once per
 #     row: HS256 with the embedded store and with Redis, each with 1,000 and
-#     with 1,000,000 revoked jtis; RS256 and ES256 (one repeated token); HS256
-#     with two event-loop threads.
+#     with 1,000,000 revoked jtis; HS256 with 10,000 distinct tokens rotated by
+#     wrk (bench/rotate_tokens.lua); RS256 and ES256 (one repeated token);
+#     HS256 with two event-loop threads.
 # Drives each with wrk (same connections, bounded duration, warm-up first) and
-# prints one table: req/s, p50, p99, RSS, errors, and throughput and p99 as a
-# ratio to the nginx proxy measured in the same run — absolute numbers depend
-# on the machine, the ratio is what can be compared across machines. Below the
+# prints one table: req/s, p50, p99, RSS, CPU time per request of the server
+# under test (and of the upstream), errors, and throughput as a ratio to the
+# nginx proxy and to the HAProxy row, p99 as a ratio to the nginx proxy, all
+# measured in the same run — absolute numbers depend on the machine, the
+# ratios are what can be compared across machines. Below the
 # table, the checks: RSS against a target, revocation-check cost 1k vs 1M
 # entries, two threads vs one, and allocations per request (an extra pass with
 # an LD_PRELOAD malloc counter, bench/malloc_count.c) against a budget.
@@ -27,7 +33,8 @@
 #   BENCH_WRK_THREADS=1     wrk -t
 #   BENCH_ROUNDS=1          >1: run all rows, then all rows again...; report the median per row
 #   BENCH_ONLY=REGEX        only rows whose name matches (case-insensitive ERE); the
-#                           reference row "nginx proxy" always runs. e.g. BENCH_ONLY=nginx
+#                           reference row "nginx proxy" and the peer row "haproxy
+#                           jwt_verify HS256" always run. e.g. BENCH_ONLY=nginx
 #   BENCH_SKIP_BUILD=1      do not run `swift build -c release --product portcullis`
 #   BENCH_BINARY=PATH       Portcullis executable (default .build/release/portcullis)
 #   BENCH_READY_TIMEOUT=60  seconds to wait for Portcullis /readyz
@@ -43,6 +50,7 @@
 #                           req/s count as "flat"
 #   BENCH_ALLOC=0           skip the allocations-per-request pass
 #   BENCH_ALLOC_BUDGET=N    allocation calls per proxied request allowed (PASS/OVER)
+#   BENCH_DISTINCT_TOKENS=10000  how many distinct tokens the rotating-token row cycles through
 #
 # Exit status: 0; 1 on a setup failure; 3 when a row got non-2xx/3xx answers
 # (its req/s would measure error responses, not the proxy).
@@ -72,9 +80,12 @@ ALLOC=${BENCH_ALLOC:-1}
 # revoked): 25.4 allocation calls per request; the budget leaves
 # a little room for noise (idle background, connection setup) and no more.
 ALLOC_BUDGET=${BENCH_ALLOC_BUDGET:-28}
+DISTINCT_TOKENS=${BENCH_DISTINCT_TOKENS:-10000}
 
 # Every other row's ratios are relative to this one.
 REFERENCE_ROW="nginx proxy"
+# The peer: every row's throughput is also given relative to this one.
+PEER_ROW="haproxy jwt_verify HS256"
 
 # The upstream's answer: a fixed JSON object of 299 bytes, a typical small API reply.
 UPSTREAM_BODY='{"id":"7f3c2a9e-5b1d-4c8e-9a6f-2d4b8e1c3f70","object":"account","status":"active","owner":{"name":"Ada Lovelace","email":"ada@example.com"},"plan":{"name":"team","seats":25,"renews_at":"2025-12-01T00:00:00Z"},"features":["sso","audit_log","webhooks"],"usage":{"requests_today":18234,"quota":100000}}'
@@ -82,7 +93,7 @@ UPSTREAM_BODY='{"id":"7f3c2a9e-5b1d-4c8e-9a6f-2d4b8e1c3f70","object":"account","
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
-for setting in DURATION CONNECTIONS WRK_THREADS ROUNDS READY_TIMEOUT RSS_TARGET_MB ALLOC_BUDGET; do
+for setting in DURATION CONNECTIONS WRK_THREADS ROUNDS READY_TIMEOUT RSS_TARGET_MB ALLOC_BUDGET DISTINCT_TOKENS; do
     [[ ${!setting} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$setting must be a positive integer, got '${!setting}'"
 done
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a whole number of seconds, got '$WARMUP'"
@@ -159,6 +170,8 @@ ensure_tools() {
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v redis-cli >/dev/null || missing+=(redis-tools)
     command -v cc >/dev/null || missing+=(gcc libc6-dev)
+    # The peer row; Debian 12 has 2.6, which has jwt_verify.
+    command -v haproxy >/dev/null || missing+=(haproxy)
     ((${#missing[@]})) || return 0
     log "installing ${missing[*]}"
     if ! apt_install "${missing[@]}"; then
@@ -167,8 +180,8 @@ ensure_tools() {
         "${SUDO[@]}" apt-get update -q >&2
         apt_install "${missing[@]/#nginx-light/nginx}"
     fi
-    if ! { command -v nginx && command -v wrk; } >/dev/null; then
-        die "nginx or wrk still missing after installing ${missing[*]}"
+    if ! { command -v nginx && command -v wrk && command -v haproxy; } >/dev/null; then
+        die "nginx, wrk or haproxy still missing after installing ${missing[*]}"
     fi
 }
 
@@ -219,6 +232,13 @@ free_port() {
     printf -v "$1" '%s' "$free_port_candidate"
 }
 
+# short_count N: 10000 -> 10k, 1000000 -> 1M, 1234 -> 1234 (for row names).
+short_count() {
+    if (($1 % 1000000 == 0)); then echo "$(($1 / 1000000))M"
+    elif (($1 % 1000 == 0)); then echo "$(($1 / 1000))k"
+    else echo "$1"; fi
+}
+
 random_hex() { python3 -c "import secrets; print(secrets.token_hex($1))"; }
 
 # http_status URL [curl args...]: the status code, 000 when nothing answered.
@@ -257,6 +277,71 @@ tree_rss_kb() {
         total=$((total + ${kb:-0}))
     done
     printf '%s\n' "$total"
+}
+
+# CPU time used so far by a process and its descendants (nginx: master +
+# workers; Portcullis: all its threads), as "USER SYS" in clock ticks
+# (CLK_TCK per second): utime and stime, fields 14 and 15 of /proc/PID/stat.
+# The comm field (2) may hold spaces, so fields are counted after its ")".
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+tree_cpu_ticks() {
+    local user=0 sys=0 pid stat rest fields=()
+    for pid in $(tree_pids "$1"); do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        rest=${stat##*) }
+        # rest starts at field 3 (state): utime is its 12th word, stime its 13th.
+        read -r -a fields <<<"$rest"
+        user=$((user + fields[11]))
+        sys=$((sys + fields[12]))
+    done
+    printf '%s %s\n' "$user" "$sys"
+}
+
+# ---------------------------------------------------------------------------
+# HS256 tokens: one secret and one token shared by every HS* Portcullis row
+# and the HAProxy row, so the peer checks exactly what Portcullis checks.
+# bench/mint_tokens.py signs in `portcullis mint`'s claim shape
+# (sub, type, fresh, iat, exp, jti); 64 hex characters are a key long enough
+# for HS256/384/512 (the UTF-8 bytes of the string are the key, for both).
+
+HS_SECRET=""
+HS_TOKEN=""
+# 24 h: a long run (several rounds of the 1M rows) must not outlive its token.
+TOKEN_TTL=86400
+ensure_hs_token() {
+    [[ -z $HS_TOKEN ]] || return 0
+    HS_SECRET=$(random_hex 32)
+    HS_TOKEN=$(mint_hs) || die "bench/mint_tokens.py failed"
+}
+
+# mint_hs [mint_tokens.py options...]: tokens for HS_SECRET on stdout.
+mint_hs() {
+    python3 "$HERE/mint_tokens.py" --secret "$HS_SECRET" --ttl "$TOKEN_TTL" "$@"
+}
+
+# refusal_checks WHAT URL STATUS: before a checking proxy is measured, a token
+# that must not pass gets STATUS (its documented refusal), never the
+# upstream's 200 — so a row cannot be fast by not checking. Against HS_SECRET:
+# a bad signature, an expired token, a token labelled HS384 (signed HS384), a
+# token labelled HS512 whose signature is a valid HS256 one (only an alg pin
+# refuses it) and alg "none". (A request without a token is checked by the
+# callers: HAProxy answers it 401 too, Portcullis 401 where these get 422.)
+refusal_checks() {
+    local what=$1 url=$2 expected=$3 kind token status args
+    for kind in "a bad signature" "an expired exp" "alg HS384" \
+        "alg HS512 over an HS256 signature" "alg none"; do
+        case $kind in
+            "a bad signature") args=(--tamper) ;;
+            "an expired exp") args=(--ttl -60) ;;
+            "alg HS384") args=(--alg HS384) ;;
+            "alg HS512 over an HS256 signature") args=(--alg HS512 --sign-as HS256) ;;
+            "alg none") args=(--alg none) ;;
+        esac
+        token=$(mint_hs "${args[@]}") || die "bench/mint_tokens.py failed"
+        status=$(http_status -H "Authorization: Bearer $token" "$url")
+        [[ $status == "$expected" ]] ||
+            die "$what: a request with $kind got $status, expected $expected; it does not check what it should, nothing measured"
+    done
 }
 
 # ---------------------------------------------------------------------------
@@ -345,6 +430,72 @@ ensure_nginx_proxy() {
 }
 
 # ---------------------------------------------------------------------------
+# HAProxy: the peer. One thread, on the servers' CPU, in front of the same
+# upstream with server-side keep-alive (connections reused across clients,
+# like nginx's keepalive pool). Per request: the bearer token from
+# Authorization; its header's alg must be exactly HS256; jwt_verify with HS256
+# and the shared secret must return 1; exp (as an integer) must be later than
+# now. Anything else is denied with 401. No revocation: HAProxy has no store.
+
+HAPROXY_PID=""
+HAPROXY_PORT=""
+ensure_haproxy() {
+    [[ -z $HAPROXY_PID ]] || return 0
+    ensure_upstream
+    ensure_hs_token
+    free_port HAPROXY_PORT
+    local conf=$TMP/haproxy.cfg
+    # The secret is hex, so it needs no escaping inside the double quotes.
+    cat >"$conf" <<EOF
+global
+    nbthread 1
+    maxconn 4096
+    pidfile $TMP/haproxy.pid
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-keep-alive 300s
+    http-reuse always
+
+frontend jwt
+    bind 127.0.0.1:$HAPROXY_PORT
+    http-request set-var(txn.bearer) http_auth_bearer
+    http-request set-var(txn.jwt_alg) var(txn.bearer),jwt_header_query('\$.alg')
+    http-request deny deny_status 401 unless { var(txn.jwt_alg) -m str HS256 }
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify("HS256","$HS_SECRET") -m int 1 }
+    http-request set-var(txn.now) date
+    http-request set-var(txn.exp_left) var(txn.bearer),jwt_payload_query('\$.exp','int'),sub(txn.now)
+    http-request deny deny_status 401 unless { var(txn.exp_left) -m int gt 0 }
+    default_backend upstream
+
+backend upstream
+    server upstream 127.0.0.1:$UPSTREAM_PORT
+EOF
+    haproxy -c -q -f "$conf" >"$TMP/haproxy-check.log" 2>&1 ||
+        die "haproxy rejects its configuration: $(cat "$TMP/haproxy-check.log")"
+    # -db: foreground, no master process: the PID is the one process serving.
+    "${SERVER_PIN[@]}" haproxy -db -f "$conf" >"$TMP/haproxy.log" 2>&1 &
+    HAPROXY_PID=$!
+    STARTED_PIDS+=("$HAPROXY_PID")
+    # Without a token it must already refuse; that also waits for the listener.
+    wait_for_http "haproxy" "$HAPROXY_PID" "http://127.0.0.1:$HAPROXY_PORT/" 10 "$TMP/haproxy.log" 401
+    refusal_checks "haproxy" "http://127.0.0.1:$HAPROXY_PORT/" 401
+}
+
+# haproxy_row NAME
+haproxy_row() {
+    local name=$1 version
+    row_selected "$name" || return 0
+    ensure_haproxy
+    bench_row "$name" "$HAPROXY_PID" "http://127.0.0.1:$HAPROXY_PORT/" -H "Authorization: Bearer $HS_TOKEN"
+    version=$(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }')
+    ROW_NOTES+=("$name: HAProxy $version, nbthread 1, server keep-alive (http-reuse always); http_auth_bearer, \`jwt_header_query('\$.alg')\` must be HS256, \`jwt_verify(\"HS256\", secret)\` must be 1, \`exp\` must be after now; no revocation. Same secret and token as the Portcullis HS256 rows; checked before measuring to refuse (401) a bad signature, an expired token, alg HS384, alg HS512 over an HS256 signature, alg none and no token")
+}
+
+# ---------------------------------------------------------------------------
 # Portcullis
 
 PORTCULLIS_CHECKED=""
@@ -370,6 +521,8 @@ ensure_portcullis_binary() {
 # or redis-cli --pipe before start), and a token minted for it. PIN_KIND:
 # servers (CPU 1 with the other servers) or wide (two CPUs, see above).
 # COUNTER_FILE: run it under the malloc_count.so preload, counting there.
+# HS* rows use the shared HS_SECRET and measure with HS_TOKEN (the HAProxy
+# row's token); `portcullis mint` must still produce a token that passes.
 # Sets PC_PID, PC_PORT, PC_TOKEN, PC_READY_SECONDS, PC_SEED_NOTE.
 start_portcullis() {
     local id=$1 alg=$2 store=$3 threads=$4 revoked=$5 seed=$6 pin_kind=$7 counter_file=${8:-}
@@ -382,7 +535,10 @@ start_portcullis() {
 
     local mint_args=()
     case $alg in
-        HS256 | HS384 | HS512) jwt_yaml="{ algorithms: [$alg], secret: \"$(random_hex 32)\" }" ;;
+        HS256 | HS384 | HS512)
+            ensure_hs_token
+            jwt_yaml="{ algorithms: [$alg], secret: \"$HS_SECRET\" }"
+            ;;
         RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384 | ES512 | EdDSA)
             # A fresh key pair; the gate gets the public half, `mint` signs with the private one.
             case $alg in
@@ -478,6 +634,14 @@ YAML
     token=${token//[[:space:]]/}
     [[ $token =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] ||
         die "portcullis mint did not print one JWT; got: ${token:0:200}"
+    if [[ $alg == HS256 ]]; then
+        # The same bad tokens HAProxy must refuse; Portcullis answers them 422.
+        refusal_checks "portcullis ($id)" "http://127.0.0.1:$port/" 422
+        status=$(http_status -H "Authorization: Bearer $token" "http://127.0.0.1:$port/")
+        [[ $status == 200 ]] || die "portcullis ($id): the token from portcullis mint got $status, expected 200"
+        # Measured with the token the HAProxy row uses (mint_tokens.py, mint's claim shape).
+        token=$HS_TOKEN
+    fi
 
     if ((revoked > 0)); then
         if [[ $seed == api ]]; then
@@ -520,13 +684,17 @@ ROW_URLS=()
 ROW_ARGS=()   # extra wrk arguments, shell-quoted for eval
 ROW_NOTES=()  # what each row is, for the report
 
+# The reference and the peer always run: every row's ratios need them.
 row_selected() {
-    [[ $1 == "$REFERENCE_ROW" || -z $ONLY ]] || grep -Eiq -- "$ONLY" <<<"$1"
+    [[ $1 == "$REFERENCE_ROW" || $1 == "$PEER_ROW" || -z $ONLY ]] || grep -Eiq -- "$ONLY" <<<"$1"
 }
 
-# bench_row NAME PID URL [wrk args...]: measure URL, sampling the RSS of PID
-# (and its children). Extra args go to wrk as they are (-H ..., -s script.lua).
-# The row must answer 200 with those headers before it is measured.
+# bench_row NAME PID URL [wrk args...]: measure URL, sampling the RSS and the
+# CPU time of PID (and its children). Extra args go to wrk as they are (-H ...,
+# -s script.lua). The row must answer 200 with those headers before it is
+# measured; when the token comes from a script instead, set ROW_CHECK_TOKEN
+# to one it sends (it is used once and cleared).
+ROW_CHECK_TOKEN=""
 bench_row() {
     local name=$1 pid=$2 url=$3 status
     shift 3
@@ -536,6 +704,8 @@ bench_row() {
             curl_args+=(-H "${args[i + 1]}")
         fi
     done
+    [[ -z $ROW_CHECK_TOKEN ]] || curl_args+=(-H "Authorization: Bearer $ROW_CHECK_TOKEN")
+    ROW_CHECK_TOKEN=""
     status=$(http_status "${curl_args[@]}" "$url")
     if [[ $status != 200 ]]; then
         log "row '$name': $url answered $status before the run, expected 200; body:"
@@ -571,7 +741,7 @@ nginx_row() {
 
 # portcullis_options ARGS...: parse portcullis_row's options into PO_*.
 portcullis_options() {
-    PO_ALG=HS256 PO_STORE=memory PO_THREADS=1 PO_REVOKED=1000 PO_SEED=auto PO_CPUS=servers
+    PO_ALG=HS256 PO_STORE=memory PO_THREADS=1 PO_REVOKED=1000 PO_SEED=auto PO_CPUS=servers PO_TOKENS=1
     while (($#)); do
         (($# >= 2)) || die "portcullis_row: option '$1' needs a value"
         case $1 in
@@ -581,12 +751,15 @@ portcullis_options() {
             --revoked) PO_REVOKED=$2 ;;
             --seed) PO_SEED=$2 ;;
             --cpus) PO_CPUS=$2 ;;
+            --tokens) PO_TOKENS=$2 ;;
             *) die "portcullis_row: unknown option '$1'" ;;
         esac
         shift 2
     done
     [[ $PO_THREADS =~ ^[1-9][0-9]*$ ]] || die "portcullis_row: --threads must be a positive integer"
     [[ $PO_REVOKED =~ ^[0-9]+$ ]] || die "portcullis_row: --revoked must be a whole number"
+    [[ $PO_TOKENS =~ ^[1-9][0-9]*$ ]] || die "portcullis_row: --tokens must be a positive integer"
+    [[ $PO_TOKENS == 1 || $PO_ALG == HS256 ]] || die "portcullis_row: --tokens above 1 needs --alg HS256"
     case $PO_SEED in
         api | bulk) ;;
         auto) if ((PO_REVOKED > BULK_SEED_ABOVE)); then PO_SEED=bulk; else PO_SEED=api; fi ;;
@@ -599,9 +772,12 @@ portcullis_options() {
 }
 
 # portcullis_row NAME [--alg HS256] [--store memory|redis] [--threads 1] [--revoked 1000]
-#                     [--seed auto|api|bulk] [--cpus servers|wide]
+#                     [--seed auto|api|bulk] [--cpus servers|wide] [--tokens 1]
 # --seed auto: the admin API up to BENCH_BULK_SEED_ABOVE revoked jtis, bulk above.
 # --cpus wide: Portcullis pinned to two CPUs (for --threads 2; see CPU pinning).
+# --tokens N (HS256 only): wrk cycles through N distinct valid tokens, each
+#   with its own jti, none revoked (bench/rotate_tokens.lua), instead of
+#   repeating one.
 PORTCULLIS_COUNT=0
 portcullis_row() {
     local name=$1
@@ -612,12 +788,46 @@ portcullis_row() {
     ensure_upstream
     PORTCULLIS_COUNT=$((PORTCULLIS_COUNT + 1))
     start_portcullis "$PORTCULLIS_COUNT" "$PO_ALG" "$PO_STORE" "$PO_THREADS" "$PO_REVOKED" "$PO_SEED" "$PO_CPUS"
-    bench_row "$name" "$PC_PID" "http://127.0.0.1:$PC_PORT/" -H "Authorization: Bearer $PC_TOKEN"
+    local token_note="one token, repeated"
+    if ((PO_TOKENS > 1)); then
+        rotating_tokens "$PORTCULLIS_COUNT" "$PO_TOKENS" "http://127.0.0.1:$PC_PORT/"
+        ROW_CHECK_TOKEN=$ROTATE_FIRST
+        bench_row "$name" "$PC_PID" "http://127.0.0.1:$PC_PORT/" -s "$ROTATE_SCRIPT"
+        token_note="$PO_TOKENS distinct tokens (own jti each, none revoked) cycled by wrk through bench/rotate_tokens.lua"
+    else
+        bench_row "$name" "$PC_PID" "http://127.0.0.1:$PC_PORT/" -H "Authorization: Bearer $PC_TOKEN"
+    fi
+    if [[ $PO_ALG == HS256 ]]; then
+        if ((PO_TOKENS > 1)); then token_note+=", same secret as the HAProxy row"
+        else token_note="one token, repeated: the HAProxy row's (same secret)"; fi
+    fi
     local pin_note=""
     [[ $PO_CPUS == wide ]] && pin_note=", pinning: $WIDE_NOTE"
-    ROW_NOTES+=("$name: $PO_ALG, $PO_STORE store, $PO_REVOKED revoked jtis (seeded: $PC_SEED_NOTE), $PO_THREADS event-loop thread(s)$pin_note, ready ${PC_READY_SECONDS}s after start")
+    ROW_NOTES+=("$name: $PO_ALG, $PO_STORE store, $PO_REVOKED revoked jtis (seeded: $PC_SEED_NOTE), $PO_THREADS event-loop thread(s)$pin_note, $token_note, ready ${PC_READY_SECONDS}s after start")
     # Every Portcullis row is held to the RSS target.
     printf 'rss\t%s\t%s\n' "$name" "$RSS_TARGET_MB" >>"$TMP/checks.tsv"
+}
+
+# rotating_tokens ID N URL: N distinct HS256 tokens for HS_SECRET in a file,
+# and a wrk script cycling through them. Before the row is measured, the first,
+# a middle and the last token must each get 200 from URL. Sets ROTATE_SCRIPT
+# and ROTATE_FIRST (the first token).
+rotating_tokens() {
+    local id=$1 count=$2 url=$3 file=$TMP/tokens-$1.txt lines token status n
+    mint_hs --count "$count" >"$file" || die "bench/mint_tokens.py --count $count failed"
+    lines=$(wc -l <"$file")
+    ((lines == count)) || die "row $id: $file holds $lines tokens, expected $count"
+    n=$(cut -d. -f2 "$file" | sort -u | wc -l)
+    ((n == count)) || die "row $id: only $n of the $count tokens are distinct"
+    for n in 1 $(((count + 1) / 2)) "$count"; do
+        token=$(sed -n "${n}p" "$file")
+        status=$(http_status -H "Authorization: Bearer $token" "$url")
+        [[ $status == 200 ]] || die "row $id: rotating token $n of $count got $status, expected 200"
+    done
+    ROTATE_FIRST=$(head -n 1 "$file")
+    ROTATE_SCRIPT=$TMP/rotate-$id.lua
+    # A wrapper naming the file, then the shared script ([[ ]]: a Lua string taken as is).
+    printf 'token_file = [[%s]]\ndofile([[%s]])\n' "$file" "$HERE/rotate_tokens.lua" >"$ROTATE_SCRIPT"
 }
 
 # flat_check LABEL ROW_SMALL ROW_LARGE: the report compares the two rows (the
@@ -681,9 +891,14 @@ build_malloc_count() {
 define_rows() {
     nginx_row      "upstream direct (nginx)"               upstream
     nginx_row      "$REFERENCE_ROW"                        proxy
+    haproxy_row    "$PEER_ROW"
     portcullis_row "portcullis HS256 memory 1k revoked"    --alg HS256 --store memory --revoked 1000
     # 1M entries: seeded in bulk (--seed auto), the journal file written before start.
     portcullis_row "portcullis HS256 memory 1M revoked"    --alg HS256 --store memory --revoked 1000000
+    # A token not seen before on every request: more distinct tokens than the
+    # verified-token cache holds (4096 per event loop), cycled in order.
+    portcullis_row "portcullis HS256 memory $(short_count "$DISTINCT_TOKENS") distinct tokens" \
+                                                           --alg HS256 --store memory --revoked 1000 --tokens "$DISTINCT_TOKENS"
     portcullis_row "portcullis HS256 redis 1k revoked"     --alg HS256 --store redis  --revoked 1000
     portcullis_row "portcullis HS256 redis 1M revoked"     --alg HS256 --store redis  --revoked 1000000
     # One token repeated: the verified-token cache makes these cost about what HS256 does.
@@ -700,9 +915,13 @@ define_rows() {
 # Measuring
 
 # measure_row INDEX ROUND: warm-up, then the measured run with an RSS sample
-# taken a second before its end (when the server's memory has settled).
+# taken a second before its end (when the server's memory has settled), and
+# the CPU time (user, sys) of the row's server process tree and of the
+# upstream's read just before wrk starts and just after it ends: report.py
+# divides the difference by the requests wrk completed. Neither includes wrk
+# or redis-server; the upstream is reported on its own.
 measure_row() {
-    local i=$1 round=$2 rss out
+    local i=$1 round=$2 rss out cpu0 cpu1 up0="- -" up1="- -"
     local name=${ROW_NAMES[i]} url=${ROW_URLS[i]} args=()
     eval "args=(${ROW_ARGS[i]})"
     local wrk=("${WRK_PIN[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS")
@@ -714,13 +933,21 @@ measure_row() {
     fi
     log "[round $round/$ROUNDS] $name: measuring ${DURATION}s"
     out=$TMP/wrk-$i-$round.txt
+    local separate_upstream=0
+    [[ ${ROW_PIDS[i]} != "$UPSTREAM_PID" ]] && separate_upstream=1
+    cpu0=$(tree_cpu_ticks "${ROW_PIDS[i]}")
+    ((separate_upstream)) && up0=$(tree_cpu_ticks "$UPSTREAM_PID")
     "${wrk[@]}" -d"${DURATION}s" --latency "${args[@]}" "$url" >"$out" 2>&1 &
     WRK_PID=$!
     sleep $((DURATION > 1 ? DURATION - 1 : 0))
     rss=$(tree_rss_kb "${ROW_PIDS[i]}")
     wait "$WRK_PID" || die "wrk failed for '$name': $(cat "$out")"
     WRK_PID=""
-    printf '%s\t%s\t%s\t%s\n' "$name" "$round" "$out" "$rss" >>"$TMP/results.tsv"
+    cpu1=$(tree_cpu_ticks "${ROW_PIDS[i]}")
+    ((separate_upstream)) && up1=$(tree_cpu_ticks "$UPSTREAM_PID")
+    # name round wrk-output rss-kB, then CPU ticks before/after as "user sys" pairs: server, upstream.
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$out" "$rss" \
+        "$cpu0" "$cpu1" "$up0" "$up1" >>"$TMP/results.tsv"
 }
 
 # The allocation counters of the alloc row's Portcullis, as one line of 8
@@ -783,13 +1010,15 @@ write_metadata() {
         printf -- '- Machine: %s, %s CPUs (%s)\n' "$(uname -srm)" "$(nproc)" "${cpu:-unknown CPU}"
         printf -- '- Load average before the run (1/5/15 min): %s\n' "$LOAD_AT_START"
         printf -- '- nginx: %s\n' "$(nginx -v 2>&1 | head -n 1 || true)"
+        printf -- '- HAProxy: %s\n' "$(haproxy -v 2>&1 | head -n 1 || true)"
         printf -- '- wrk: %s\n' "$(wrk -v 2>&1 | head -n 1 | sed 's/ *Copyright.*//' || true)"
         printf -- '- Portcullis commit: %s\n' "$commit"
         # shellcheck disable=SC2016 # the backquotes are Markdown, not a command
         printf -- '- Command: `%s`\n' "$command"
         printf -- '- Settings: %s\n' "$settings"
         printf -- '- CPU pinning: %s\n' "$PIN_NOTE"
-        printf -- '- Ratios: relative to the "%s" row of this same run\n' "$REFERENCE_ROW"
+        printf -- '- Ratios: req/s relative to the "%s" row and to the "%s" row of this same run; p99 relative to "%s"\n' "$REFERENCE_ROW" "$PEER_ROW" "$REFERENCE_ROW"
+        printf -- '- CPU per request: user+sys CPU time (/proc/PID/stat utime+stime, %s ticks/s) of the server under test over the measured wrk run, divided by the requests wrk completed. Counted: nginx master and worker; the HAProxy process; the Portcullis process (all threads). Not counted: wrk, redis-server, and the upstream nginx, whose CPU per request is its own column\n' "$CLK_TCK"
         printf -- '- Seeding revocations: through the admin API up to %s revoked jtis, in bulk above (embedded store: the journal file written before start; Redis: redis-cli --pipe), unless a row says otherwise\n' "$BULK_SEED_ABOVE"
         printf -- '- Targets: RSS under load < %s MB per Portcullis row; 1M-entry rows within %s%% of the 1k rows; at most %s allocation calls per request\n' "$RSS_TARGET_MB" "$FLAT_TOLERANCE" "$ALLOC_BUDGET"
         printf '\n## Rows\n\n'
@@ -817,6 +1046,7 @@ main() {
     write_metadata
     echo
     python3 "$HERE/report.py" "$TMP/results.tsv" --reference "$REFERENCE_ROW" \
+        --peer "$PEER_ROW" --peer-label "haproxy jwt" --clk-tck "$CLK_TCK" \
         --checks "$TMP/checks.tsv" --meta "$TMP/meta.md" --markdown "$REPORT" || status=$?
     log "report written to $REPORT"
     return "$status"
