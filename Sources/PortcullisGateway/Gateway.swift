@@ -138,6 +138,7 @@ public final class Gateway: Sendable {
                                 maxHeaderBytes: c.proxy.maxHeaderBytes, upstream: upstream,
                                 connectTimeout: TimeAmount(c.proxy.connectTimeout),
                                 maxHeaders: c.proxy.maxHeaders, maxURIBytes: c.proxy.maxURIBytes,
+                                maxBodyBytes: c.proxy.maxBodyBytes,
                                 headerReadTimeout: TimeAmount(c.proxy.headerReadTimeout),
                                 idleTimeout: TimeAmount(c.proxy.idleTimeout),
                                 maxConnections: c.proxy.maxConnections,

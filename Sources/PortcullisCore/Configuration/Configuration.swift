@@ -67,6 +67,8 @@ public struct Configuration: Sendable, Equatable {
         public var maxHeaders = 100
         /// Bytes in the request target; a longer one gets 414.
         public var maxURIBytes = 8192
+        /// 0: no limit.
+        public var maxBodyBytes = 0
         /// From accept, or the first byte of a request, until its head is complete; then 408.
         public var headerReadTimeout: Duration = .seconds(10)
         /// An idle keep-alive connection, or a request body that stopped arriving, is closed after it.

@@ -19,6 +19,7 @@ extension ConfigurationKey {
             .integer("proxy.threads", \.proxy.threads, range: 0...256),
             .integer("proxy.max_headers", \.proxy.maxHeaders, range: 1...10_000),
             .integer("proxy.max_uri_bytes", \.proxy.maxURIBytes, range: 64...1_048_576),
+            .integer("proxy.max_body_bytes", \.proxy.maxBodyBytes, range: 0...Int(Int64.max)),
             .duration("proxy.header_read_timeout", \.proxy.headerReadTimeout, floor: .positive),
             .duration("proxy.idle_timeout", \.proxy.idleTimeout, floor: .positive),
             .integer("proxy.max_connections", \.proxy.maxConnections, range: 0...10_000_000),

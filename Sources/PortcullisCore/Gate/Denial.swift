@@ -15,6 +15,8 @@ public enum Denial: String, Sendable, CaseIterable {
     case storeUnavailable
     case upstreamUnavailable
     case upstreamTimeout
+    /// The request body is larger than `proxy.max_body_bytes`.
+    case payloadTooLarge
 
     /// The AuthX status (errors.format: authx).
     public var status: Int {
@@ -24,6 +26,7 @@ public enum Denial: String, Sendable, CaseIterable {
         case .storeUnavailable: 503
         case .upstreamUnavailable: 502
         case .upstreamTimeout: 504
+        case .payloadTooLarge: 413
         }
     }
 
@@ -42,6 +45,7 @@ public enum Denial: String, Sendable, CaseIterable {
         case .storeUnavailable: "Revocation store unavailable"
         case .upstreamUnavailable: "Upstream unavailable"
         case .upstreamTimeout: "Upstream timed out"
+        case .payloadTooLarge: "Request body too large"
         }
     }
 
@@ -60,13 +64,14 @@ public enum Denial: String, Sendable, CaseIterable {
         case .storeUnavailable: "RevocationStoreUnavailableError"
         case .upstreamUnavailable: "UpstreamError"
         case .upstreamTimeout: "UpstreamTimeoutError"
+        case .payloadTooLarge: "PayloadTooLargeError"
         }
     }
 
     /// Failures of the presented token (as opposed to the store or the upstream).
     public var isTokenFailure: Bool {
         switch self {
-        case .storeUnavailable, .upstreamUnavailable, .upstreamTimeout: false
+        case .storeUnavailable, .upstreamUnavailable, .upstreamTimeout, .payloadTooLarge: false
         default: true
         }
     }

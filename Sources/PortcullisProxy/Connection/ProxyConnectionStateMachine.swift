@@ -18,6 +18,8 @@ struct ProxyConnectionStateMachine {
         var maxResponseHeadBytes = 64 * 1024
         var headerReadTimeout: TimeAmount
         var idleTimeout: TimeAmount
+        /// `proxy.max_body_bytes`; 0: no limit.
+        var maxBodyBytes = 0
         /// After a denial, this much of the request body is read and dropped to keep the
         /// connection; a larger body closes it instead.
         var discardLimit = 64 * 1024
@@ -53,6 +55,8 @@ struct ProxyConnectionStateMachine {
 
     enum Event: Equatable {
         case headerReadTimeout, idleTimeout, bodyStallTimeout, malformedRequest, malformedResponse
+        /// A request body over `proxy.max_body_bytes` (answered 413).
+        case bodyTooLarge
     }
 
     private enum State {
@@ -95,6 +99,8 @@ struct ProxyConnectionStateMachine {
         var bodySent = false
         var retried = false
         var discarded = 0
+        /// Chunk data of a chunked request body relayed so far, for `maxBodyBytes`.
+        var chunkedBodyBytes = 0
         var closeAfter: Bool
         var response = Response.awaitingHead
         var responseStarted = false
@@ -399,6 +405,12 @@ struct ProxyConnectionStateMachine {
             answerMalformedBody()
             return
         }
+        if configuration.maxBodyBytes > 0, case .length(let length) = head.framing, length > configuration.maxBodyBytes {
+            // Refused before anything is forwarded; the body is not read (the connection closes).
+            actions.append(.count(.bodyTooLarge))
+            answerLocally(renderer.rendering(.payloadTooLarge), forceClose: true, now: now)
+            return
+        }
         readsPaused = true
         actions.append(.decide(head, headBytes))
     }
@@ -442,7 +454,22 @@ struct ProxyConnectionStateMachine {
             exchange.bodySent = true
             exchange.body = take == remaining ? .done : .length(remaining: remaining - take)
         case .chunked(var scanner):
-            let result = buffer.withUnsafeReadableBytes { scanner.scan($0) }
+            var data = 0
+            let result = buffer.withUnsafeReadableBytes { scanner.scan($0) { data += $0.count } }
+            exchange.chunkedBodyBytes += data
+            if configuration.maxBodyBytes > 0, exchange.chunkedBodyBytes > configuration.maxBodyBytes {
+                // Cut at the limit: the upstream connection is dropped with the request incomplete.
+                inbound = nil
+                actions.append(.count(.bodyTooLarge))
+                actions.append(.closeUpstream)
+                exchange.phase = .connecting  // the upstream is gone; the answer replaces it
+                if exchange.responseStarted {
+                    close(with: nil)
+                } else {
+                    answer(&exchange, answer: renderer.rendering(.payloadTooLarge), forceClose: true, now: now)
+                }
+                return
+            }
             switch result {
             case .needMore:
                 actions.append(.writeUpstream(buffer.readSlice(length: buffer.readableBytes)!))

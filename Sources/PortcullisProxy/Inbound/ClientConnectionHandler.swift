@@ -403,6 +403,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
             logger.debug("malformed request; answered and closed", metadata: ["client": "\(clientAddress ?? "-")"])
         case .malformedResponse:
             logger.debug("malformed upstream response", metadata: ["client": "\(clientAddress ?? "-")"])
+        case .bodyTooLarge:
+            metrics.recordDenied(.payloadTooLarge, since: requestStart)
+            logger.debug("request body over proxy.max_body_bytes; 413", metadata: ["client": "\(clientAddress ?? "-")"])
         }
     }
 

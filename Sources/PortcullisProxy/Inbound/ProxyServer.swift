@@ -18,6 +18,8 @@ public final class ProxyServer: Service, Sendable {
         public var connectTimeout: TimeAmount
         public var maxHeaders: Int
         public var maxURIBytes: Int
+        /// 0 means no limit.
+        public var maxBodyBytes: Int
         public var headerReadTimeout: TimeAmount
         public var idleTimeout: TimeAmount
         /// 0 means no limit.
@@ -25,7 +27,7 @@ public final class ProxyServer: Service, Sendable {
         public var drainTimeout: TimeAmount
 
         public init(host: String, port: Int, maxHeaderBytes: Int, upstream: UpstreamURL, connectTimeout: TimeAmount,
-                    maxHeaders: Int = 100, maxURIBytes: Int = 8192, headerReadTimeout: TimeAmount = .seconds(10),
+                    maxHeaders: Int = 100, maxURIBytes: Int = 8192, maxBodyBytes: Int = 0, headerReadTimeout: TimeAmount = .seconds(10),
                     idleTimeout: TimeAmount = .seconds(60), maxConnections: Int = 10000,
                     drainTimeout: TimeAmount = .seconds(30)) {
             self.host = host
@@ -35,6 +37,7 @@ public final class ProxyServer: Service, Sendable {
             self.connectTimeout = connectTimeout
             self.maxHeaders = maxHeaders
             self.maxURIBytes = maxURIBytes
+            self.maxBodyBytes = maxBodyBytes
             self.headerReadTimeout = headerReadTimeout
             self.idleTimeout = idleTimeout
             self.maxConnections = maxConnections
@@ -81,7 +84,8 @@ public final class ProxyServer: Service, Sendable {
             maxHeaderBytes: settings.maxHeaderBytes,
             requestParser: RequestHeadParser(limits: .init(maxFields: settings.maxHeaders,
                                                            maxTargetBytes: settings.maxURIBytes)),
-            headerReadTimeout: settings.headerReadTimeout, idleTimeout: settings.idleTimeout)
+            headerReadTimeout: settings.headerReadTimeout, idleTimeout: settings.idleTimeout,
+            maxBodyBytes: settings.maxBodyBytes)
         self.serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
