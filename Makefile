@@ -38,15 +38,20 @@ bench:
 clean:
 	rm -rf .build .run
 
-# libFuzzer on the token verifier (FuzzTesting/, a separate package), bounded to FUZZ_SECONDS.
-# New interesting inputs go to FuzzTesting/Corpus/, crashing ones to FuzzTesting/Crashers/,
-# which FuzzRegressionTests replays on every `make test`.
+# libFuzzer (FuzzTesting/, a separate package), each target bounded to FUZZ_SECONDS:
+# - FuzzTokenVerifier, the token verifier: new interesting inputs go to FuzzTesting/Corpus/,
+#   crashing ones to FuzzTesting/Crashers/, which FuzzRegressionTests replays on every `make test`;
+# - FuzzHTTP1, the request-head parser and the response framing (head parser, chunked scanner):
+#   FuzzTesting/HTTP1Corpus/ and FuzzTesting/HTTP1Crashers/, replayed by HTTP1FuzzRegressionTests.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 
 .PHONY: fuzz
 fuzz:
 	$(SWIFT) build --package-path FuzzTesting $(FUZZ_FLAGS) --product FuzzTokenVerifier
-	@mkdir -p FuzzTesting/Corpus FuzzTesting/Crashers
+	$(SWIFT) build --package-path FuzzTesting $(FUZZ_FLAGS) --product FuzzHTTP1
+	@mkdir -p FuzzTesting/Corpus FuzzTesting/Crashers FuzzTesting/HTTP1Corpus FuzzTesting/HTTP1Crashers
 	"$$($(SWIFT) build --package-path FuzzTesting $(FUZZ_FLAGS) --show-bin-path)/FuzzTokenVerifier" \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=FuzzTesting/Crashers/ FuzzTesting/Corpus
+	"$$($(SWIFT) build --package-path FuzzTesting $(FUZZ_FLAGS) --show-bin-path)/FuzzHTTP1" \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=FuzzTesting/HTTP1Crashers/ FuzzTesting/HTTP1Corpus

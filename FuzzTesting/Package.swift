@@ -14,6 +14,11 @@ let package = Package(
             "CLibFuzzer",
             .product(name: "PortcullisCore", package: "portcullis"),
         ]),
+        // The request-head parser, the response-head parser and the chunked body scanner.
+        .executableTarget(name: "FuzzHTTP1", dependencies: [
+            "CLibFuzzer",
+            .product(name: "PortcullisProxy", package: "portcullis"),
+        ]),
         // Declares LLVMFuzzerRunDriver; see main.swift for why it is needed.
         .target(name: "CLibFuzzer"),
     ]

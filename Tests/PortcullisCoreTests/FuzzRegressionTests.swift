@@ -7,6 +7,9 @@ import XCTest
 /// every seed (`FuzzTesting/Corpus/`) goes through the verifier the fuzz target
 /// uses: same keys (`FuzzTesting/Keys/`), all algorithms. A crash here is a crash
 /// the fuzzer once found; a refusal or an acceptance are both fine.
+///
+/// The HTTP/1 wire target's inputs (`FuzzTesting/HTTP1Corpus/`, `FuzzTesting/HTTP1Crashers/`)
+/// are replayed by `HTTP1FuzzRegressionTests` in PortcullisProxyTests, which can see the parsers.
 final class FuzzRegressionTests: XCTestCase {
     static let fuzzTesting = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -120,12 +120,17 @@ struct RequestHeadParser {
                 HeaderFieldLines.connectionOptions(bytes, field.value, into: &connection)
             case 14 where HTTPBytes.equalsIgnoringCase(bytes, field.name, "content-length"):
                 guard contentLength == nil else { throw .malformed("more than one Content-Length") }
-                guard let length = HTTPBytes.decimal(bytes, field.value) else {
+                guard let length = HTTPBytes.decimal(bytes, field.value), !Self.htabAfterValue(bytes, field) else {
                     throw .malformed("invalid Content-Length")
                 }
                 contentLength = length
             case 17 where HTTPBytes.equalsIgnoringCase(bytes, field.name, "transfer-encoding"):
                 transferEncoding = true
+                // As llhttp reads it (so no upstream built on it frames the body otherwise): a HTAB
+                // after the last coding, or a trailing comma, leaves chunked not final.
+                if Self.htabAfterValue(bytes, field) || field.value.last.map({ bytes[$0] == UInt8(ascii: ",") }) == true {
+                    throw .malformed("Transfer-Encoding does not end in a single chunked")
+                }
                 HTTPBytes.forEachListElement(bytes, field.value) { coding in
                     if chunkedLast { chunkedEarlier = true }
                     chunkedLast = HTTPBytes.equalsIgnoringCase(bytes, coding, "chunked")
@@ -154,5 +159,16 @@ struct RequestHeadParser {
         return RequestHead(method: method, target: target, minorVersion: minor, fields: collected, framing: framing,
                            keepAlive: keepAlive, expectsContinue: expectsContinue, upgrade: upgrade, host: host,
                            fieldsStart: fieldsStart, length: end)
+    }
+
+    /// A HTAB in the whitespace after a field's value. llhttp does not take it as OWS in
+    /// Content-Length and Transfer-Encoding (`5\t`, `chunked\t` are refused), so neither do we.
+    private static func htabAfterValue(_ bytes: UnsafeRawBufferPointer, _ field: HeaderField) -> Bool {
+        var position = field.value.upperBound
+        while position < field.line.upperBound - 2 {
+            if bytes[position] == HTTPBytes.htab { return true }
+            position += 1
+        }
+        return false
     }
 }
