@@ -26,8 +26,9 @@ struct ProxyConnectionStateMachine {
     }
 
     enum Action {
-        /// Run the gate on this head; answer with `requestAdmitted`, `requestDenied` or `requestPending`.
-        case decide(RequestHead, ByteBuffer)
+        /// Run the gate on `currentRequest`; answer with `requestAdmitted`, `requestDenied` or
+        /// `requestPending`. (No payload: actions stay small, they are copied through a queue.)
+        case decide
         /// Take an idle upstream connection or open one; answer with `upstreamAttached` or `upstreamConnectFailed`.
         case acquireUpstream
         /// Open a new upstream connection (the retry after a reused one failed).
@@ -412,7 +413,7 @@ struct ProxyConnectionStateMachine {
             return
         }
         readsPaused = true
-        actions.append(.decide(head, headBytes))
+        actions.append(.decide)
     }
 
     /// A head that cannot be parsed: answered, then the connection closes (what follows it

@@ -16,7 +16,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
     private let tokenCache: VerifiedTokenCache
     private let metrics: ProxyMetrics
     private let logger: Logger
-    private var machine: ProxyConnectionStateMachine
+    /// Touched only on this connection's event loop and never re-entered (see `runActions`), so
+    /// the dynamic exclusivity check on every access is skipped.
+    @exclusivity(unchecked) private var machine: ProxyConnectionStateMachine
     private var context: ChannelHandlerContext?
     private var clientAddress: String?
     private var snapshot: GateSnapshot
@@ -149,7 +151,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
     private func perform(_ action: ProxyConnectionStateMachine.Action) {
         guard let context else { return }
         switch action {
-        case .decide(let head, let bytes):
+        case .decide:
+            guard let (head, bytes) = machine.currentRequest else { return }
             decide(RequestHeadView(head: head, bytes: bytes))
         case .acquireUpstream:
             if let connection = pool.takeIdle() {

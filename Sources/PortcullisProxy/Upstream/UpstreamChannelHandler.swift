@@ -17,7 +17,9 @@ final class UpstreamChannelHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    weak var receiver: UpstreamResponseReceiver?
+    /// Held strongly (a weak load on every read costs an atomic); every path that ends an
+    /// exchange or a connection sets it back to nil, which breaks the cycle.
+    var receiver: UpstreamResponseReceiver?
     /// Called once when the channel goes away, so the pool can forget it.
     var onClose: (() -> Void)?
 
