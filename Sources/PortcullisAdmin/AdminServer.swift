@@ -4,6 +4,7 @@ import NIOCore
 import NIOExtras
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import PortcullisCore
 import ServiceLifecycle
 
@@ -17,7 +18,8 @@ public final class AdminServer: Service, Sendable {
 
     public var localAddress: SocketAddress? { serverChannel.localAddress }
 
-    public init(group: EventLoopGroup, host: String, port: Int, api: AdminAPI) async throws {
+    /// `tls`, when given, makes the listener HTTPS only (`admin.tls_cert_file`/`tls_key_file`).
+    public init(group: EventLoopGroup, host: String, port: Int, api: AdminAPI, tls: NIOSSLContext? = nil) async throws {
         self.group = group
         let box = NIOLockedValueBox(api)
         self.api = box
@@ -34,6 +36,7 @@ public final class AdminServer: Service, Sendable {
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(AdminRequestHandler(api: box))
                 }

@@ -5,6 +5,7 @@ import Prometheus
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PortcullisAdmin
 import PortcullisCore
 import PortcullisJWKS
@@ -118,6 +119,19 @@ public final class Gateway: Sendable {
             jwks = nil
         }
         self.jwks = jwks
+        // TLS contexts, built before any listener binds so a bad file stops the start cleanly.
+        let proxyTLS: ListenerTLS?
+        let upstreamTLS: NIOSSLContext?
+        let adminTLS: NIOSSLContext?
+        do {
+            proxyTLS = try c.proxy.tlsCertFile.map { try ListenerTLS(certificateFile: $0, keyFile: c.proxy.tlsKeyFile ?? "") }
+            upstreamTLS = upstream.tls ? try ListenerTLS.upstreamContext(caFile: c.proxy.upstreamCAFile) : nil
+            adminTLS = try c.admin.tlsCertFile.map {
+                try ListenerTLS(certificateFile: $0, keyFile: c.admin.tlsKeyFile ?? "").context
+            }
+        } catch {
+            throw StartupError(description: "TLS: \(error)")
+        }
         do {
             admin = try await AdminServer(
                 group: group, host: c.admin.listen.host, port: c.admin.listen.port,
@@ -127,7 +141,8 @@ public final class Gateway: Sendable {
                               revocationsWritten: Counter(label: "portcullis_revocations_written_total", factory: factory),
                               liveAdminToken: { live.configuration.admin.token },
                               keysReady: { jwks?.isLoaded ?? true },
-                              logger: logger))
+                              logger: logger),
+                tls: adminTLS)
         } catch {
             throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
         }
@@ -142,7 +157,8 @@ public final class Gateway: Sendable {
                                 headerReadTimeout: TimeAmount(c.proxy.headerReadTimeout),
                                 idleTimeout: TimeAmount(c.proxy.idleTimeout),
                                 maxConnections: c.proxy.maxConnections,
-                                drainTimeout: TimeAmount(c.proxy.drainTimeout)),
+                                drainTimeout: TimeAmount(c.proxy.drainTimeout),
+                                tls: proxyTLS, upstreamTLS: upstreamTLS),
                 snapshot: live.snapshotInput(c, live.gate), metrics: ProxyMetrics(factory: factory), logger: logger)
             live.attach(proxy: proxy, unknownKeyObserver: nil)
         } catch {

@@ -42,7 +42,8 @@ final class LiveGate: Sendable {
     func snapshotInput(_ c: Configuration, _ gate: Gate) -> GateSnapshotInput {
         GateSnapshotInput(
             gate: gate, store: store, errorFormat: c.errors.format, pathPrefix: c.proxy.upstream?.pathPrefix ?? "",
-            upstreamTimeout: TimeAmount(c.proxy.upstreamTimeout), logoutPath: c.proxy.logoutPath)
+            upstreamTimeout: TimeAmount(c.proxy.upstreamTimeout), logoutPath: c.proxy.logoutPath,
+            listenerTLS: c.proxy.tlsCertFile != nil)
     }
 
     /// Builds a gate from `configuration` (default: the one in force) and `remoteJWKS`
@@ -58,6 +59,16 @@ final class LiveGate: Sendable {
         if let newJWKS { next.remoteJWKS = newJWKS }
         next.gate = try Gate(configuration: next.configuration, remoteJWKS: next.remoteJWKS,
                              unknownKeyObserver: unknownKeyObserver.withLockedValue { $0 })
+        // A reload reads the listener's certificate again (a JWKS refresh leaves it alone).
+        if newConfiguration != nil, let proxy = proxy.withLockedValue({ $0 }), proxy.speaksTLS,
+           let certificate = next.configuration.proxy.tlsCertFile, let key = next.configuration.proxy.tlsKeyFile {
+            do {
+                try proxy.reloadTLS(certificateFile: certificate, keyFile: key)
+            } catch {
+                throw ConfigurationError(problems: [ConfigurationProblem(key: "proxy.tls_cert_file", value: certificate,
+                                                                         reason: "\(error)")])
+            }
+        }
         let installed = next
         current.withLockedValue { $0 = installed }
         proxy.withLockedValue { $0 }?.replace(with: snapshotInput(installed.configuration, installed.gate))

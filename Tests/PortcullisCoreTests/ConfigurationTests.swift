@@ -318,7 +318,7 @@ final class ConfigurationTests: XCTestCase {
         let found = problems(yaml)
         XCTAssertEqual(found, [
             problem("proxy.listn", nil, "unknown key; did you mean proxy.listen?"),
-            problem("proxy.upstream", "ftp://backend", "only http:// upstreams are supported"),
+            problem("proxy.upstream", "ftp://backend", "expected an http:// or https:// URL"),
             problem("proxy.connect_timeout", "0s", "must be greater than 0"),
             problem("proxy.max_header_bytes", "10", "must be between 1024 and 1048576"),
             problem("proxy.public_paths", "login", "must start with \"/\""),
@@ -333,7 +333,7 @@ final class ConfigurationTests: XCTestCase {
         ])
         let text = ConfigurationError(problems: found).description
         XCTAssertEqual(text.split(separator: "\n").count, found.count)
-        XCTAssertTrue(text.contains(#"proxy.upstream = "ftp://backend": only http:// upstreams are supported"#), text)
+        XCTAssertTrue(text.contains(#"proxy.upstream = "ftp://backend": expected an http:// or https:// URL"#), text)
         XCTAssertFalse(text.contains("hunter2"))
         XCTAssertFalse(text.contains("tooweak"))
         XCTAssertFalse(text.contains("tiny"))
@@ -473,10 +473,11 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(try ConfigValueParsers.upstreamURL("http://backend"), UpstreamURL(host: "backend", port: 80, pathPrefix: ""))
         XCTAssertEqual(try ConfigValueParsers.upstreamURL("HTTP://b:8000/api/v1/"), UpstreamURL(host: "b", port: 8000, pathPrefix: "/api/v1"))
         XCTAssertEqual(try ConfigValueParsers.upstreamURL("http://[::1]:9000/api"), UpstreamURL(host: "::1", port: 9000, pathPrefix: "/api"))
+        XCTAssertEqual(try ConfigValueParsers.upstreamURL("https://b"), UpstreamURL(tls: true, host: "b", port: 443, pathPrefix: ""))
+        XCTAssertEqual(try ConfigValueParsers.upstreamURL("https://b:8443/x").description, "https://b:8443/x")
         let refused: [(String, String)] = [
-            ("https://b", "only http:// upstreams are supported"),
-            ("ftp://x", "only http:// upstreams are supported"),
-            ("backend:80", "only http:// upstreams are supported"),
+            ("ftp://x", "expected an http:// or https:// URL"),
+            ("backend:80", "expected an http:// or https:// URL"),
             ("http://b/api?x=1", "a query or fragment is not allowed in the upstream URL"),
             ("http://b/#frag", "a query or fragment is not allowed in the upstream URL"),
             ("http://user:pw@b", "user information is not allowed in the upstream URL"),

@@ -12,21 +12,21 @@ extension ConfigValueParsers {
     /// `http://host[:port][/prefix]`.
     static func upstreamURL(_ text: String) throws(InvalidConfigValue) -> UpstreamURL {
         let trimmed = trimmed(text)
-        guard let (scheme, rest) = splitScheme(trimmed), scheme == "http" else {
-            throw InvalidConfigValue("only http:// upstreams are supported")
+        guard let (scheme, rest) = splitScheme(trimmed), scheme == "http" || scheme == "https" else {
+            throw InvalidConfigValue("expected an http:// or https:// URL")
         }
         if rest.contains("?") || rest.contains("#") {
             throw InvalidConfigValue("a query or fragment is not allowed in the upstream URL")
         }
         let (authority, path) = splitAuthority(rest)
         if authority.contains("@") { throw InvalidConfigValue("user information is not allowed in the upstream URL") }
-        let (host, port) = try hostAndPort(authority, defaultPort: 80, ports: 1...65535)
+        let (host, port) = try hostAndPort(authority, defaultPort: scheme == "https" ? 443 : 80, ports: 1...65535)
         guard path.unicodeScalars.allSatisfy(isPathCharacter) else {
             throw InvalidConfigValue("the path prefix may hold only URL path characters (percent-encode the rest)")
         }
         var prefix = Substring(path)
         while prefix.hasSuffix("/") { prefix = prefix.dropLast() }
-        return UpstreamURL(host: host, port: port, pathPrefix: String(prefix))
+        return UpstreamURL(tls: scheme == "https", host: host, port: port, pathPrefix: String(prefix))
     }
 
     /// `redis://[user:pass@]host[:port][/db]`, `rediss://` for TLS.

@@ -77,6 +77,11 @@ public struct Configuration: Sendable, Equatable {
         public var maxConnections = 10000
         /// On shutdown, connections still open this long after it began are closed.
         public var drainTimeout: Duration = .seconds(30)
+        /// With both set the listener speaks HTTPS only (PEM chain and key).
+        public var tlsCertFile: String? = nil
+        public var tlsKeyFile: String? = nil
+        /// CA bundle an `https://` upstream's certificate is verified against (else the system store).
+        public var upstreamCAFile: String? = nil
 
         public init() {}
     }
@@ -143,6 +148,9 @@ public struct Configuration: Sendable, Equatable {
         /// Optional at load: without it the admin API refuses every `/v1/` request.
         public var token: String? = nil
         public var tokenFile: String? = nil
+        /// With both set the admin listener speaks HTTPS only.
+        public var tlsCertFile: String? = nil
+        public var tlsKeyFile: String? = nil
 
         public init() {}
     }

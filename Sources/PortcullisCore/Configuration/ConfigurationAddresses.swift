@@ -15,21 +15,23 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The backend, always plain HTTP. IPv6 hosts are held without brackets.
+/// The backend, `http://` or `https://`. IPv6 hosts are held without brackets.
 public struct UpstreamURL: Sendable, Equatable, CustomStringConvertible {
+    public var tls: Bool
     public var host: String
     public var port: Int
     /// "" or a path such as "/api", never ending in "/", prepended to every forwarded path.
     public var pathPrefix: String
 
-    public init(host: String, port: Int, pathPrefix: String) {
+    public init(tls: Bool = false, host: String, port: Int, pathPrefix: String) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.pathPrefix = pathPrefix
     }
 
     public var description: String {
-        "http://\(bracketedHost(host)):\(port)\(pathPrefix)"
+        "\(tls ? "https" : "http")://\(bracketedHost(host)):\(port)\(pathPrefix)"
     }
 }
 

@@ -82,7 +82,7 @@ struct ConfigurationKey {
     /// also the order problems are reported in and keys are rendered in. Computed, not stored: the
     /// rows hold closures, and a load happens once per start.
     static var all: [ConfigurationKey] {
-        proxyKeys + jwtKeys + revocationKeys + adminKeys + [errorsFormat] + logKeys
+        proxyKeys + proxyTLSKeys + jwtKeys + revocationKeys + adminKeys + adminTLSKeys + [errorsFormat] + logKeys
     }
 
     static let sectionNames = ["proxy", "jwt", "revocation", "admin", "errors", "log"]

@@ -14,7 +14,7 @@ public struct ConfigurationProblem: Sendable, Equatable, CustomStringConvertible
         self.reason = reason
     }
 
-    /// `proxy.upstream = "ftp://x": only http:// upstreams are supported`, or without ` = …` when
+    /// `proxy.upstream = "ftp://x": expected an http:// or https:// URL`, or without ` = …` when
     /// there is no value.
     public var description: String {
         let key = escapingControlCharacters(key), reason = escapingControlCharacters(reason)

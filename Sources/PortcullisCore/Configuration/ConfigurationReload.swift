@@ -19,6 +19,7 @@ public struct ConfigurationReload: Sendable {
         "jwt.cookie_name", "jwt.query_param", "jwt.csrf",
         "proxy.public_paths", "proxy.claim_headers", "proxy.upstream_timeout", "proxy.logout_path",
         "revocation.fail_mode", "errors.format", "admin.token", "admin.token_file",
+        "proxy.tls_cert_file", "proxy.tls_key_file",
     ]
 
     /// - Parameters:
@@ -27,6 +28,11 @@ public struct ConfigurationReload: Sendable {
     public init(running: Configuration, new: Configuration) {
         var applied = running
         applied.jwt.algorithms = new.jwt.algorithms
+        // A certificate is rotated live; turning HTTPS on or off changes the listener: a restart.
+        if (running.proxy.tlsCertFile != nil) == (new.proxy.tlsCertFile != nil) {
+            applied.proxy.tlsCertFile = new.proxy.tlsCertFile
+            applied.proxy.tlsKeyFile = new.proxy.tlsKeyFile
+        }
         applied.jwt.secret = new.jwt.secret
         applied.jwt.secretFile = new.jwt.secretFile
         applied.jwt.publicKeyFile = new.jwt.publicKeyFile

@@ -14,6 +14,23 @@ extension ConfigurationLoadSession {
         checkAdminToken()
         checkListenersDiffer()
         checkClaimHeadersKeepToken()
+        checkTLSPairs()
+    }
+
+    /// A certificate without its key (or the reverse) is a half-configured listener: refused,
+    /// rather than silently serving plain HTTP.
+    private mutating func checkTLSPairs() {
+        for (certificate, key, certificateKey, keyKey) in [
+            (configuration.proxy.tlsCertFile, configuration.proxy.tlsKeyFile, "proxy.tls_cert_file", "proxy.tls_key_file"),
+            (configuration.admin.tlsCertFile, configuration.admin.tlsKeyFile, "admin.tls_cert_file", "admin.tls_key_file"),
+        ] where failedKeys.isDisjoint(with: [certificateKey, keyKey]) {
+            if certificate != nil, key == nil { fail(keyKey, value: nil, reason: "is required when \(certificateKey) is set") }
+            if key != nil, certificate == nil { fail(certificateKey, value: nil, reason: "is required when \(keyKey) is set") }
+        }
+        if let ca = configuration.proxy.upstreamCAFile, let upstream = configuration.proxy.upstream, !upstream.tls,
+           !failedKeys.contains("proxy.upstream_ca_file") {
+            fail("proxy.upstream_ca_file", value: ca, reason: "is only used with an https:// proxy.upstream")
+        }
     }
 
     private mutating func resolveSecret(valueKey: String, fileKey: String,

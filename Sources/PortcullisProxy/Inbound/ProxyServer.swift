@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOExtras
 import NIOPosix
+import NIOSSL
 import PortcullisCore
 import ServiceLifecycle
 
@@ -25,11 +26,18 @@ public final class ProxyServer: Service, Sendable {
         /// 0 means no limit.
         public var maxConnections: Int
         public var drainTimeout: TimeAmount
+        /// Set for an HTTPS listener.
+        public var tls: ListenerTLS?
+        /// Set for an `https://` upstream.
+        public var upstreamTLS: NIOSSLContext?
 
         public init(host: String, port: Int, maxHeaderBytes: Int, upstream: UpstreamURL, connectTimeout: TimeAmount,
                     maxHeaders: Int = 100, maxURIBytes: Int = 8192, maxBodyBytes: Int = 0, headerReadTimeout: TimeAmount = .seconds(10),
                     idleTimeout: TimeAmount = .seconds(60), maxConnections: Int = 10000,
-                    drainTimeout: TimeAmount = .seconds(30)) {
+                    drainTimeout: TimeAmount = .seconds(30), tls: ListenerTLS? = nil,
+                    upstreamTLS: NIOSSLContext? = nil) {
+            self.tls = tls
+            self.upstreamTLS = upstreamTLS
             self.host = host
             self.port = port
             self.maxHeaderBytes = maxHeaderBytes
@@ -67,7 +75,8 @@ public final class ProxyServer: Service, Sendable {
         self.snapshots = snapshots
         var loops: [ObjectIdentifier: NIOLoopBound<LoopState>] = [:]
         let poolSettings = UpstreamConnectionPool.Settings(
-            host: settings.upstream.host, port: settings.upstream.port, connectTimeout: settings.connectTimeout)
+            host: settings.upstream.host, port: settings.upstream.port, connectTimeout: settings.connectTimeout,
+            tls: settings.upstreamTLS)
         for loop in group.makeIterator() {
             loops[ObjectIdentifier(loop)] = try await loop.submit {
                 NIOLoopBound(LoopState(pool: UpstreamConnectionPool(eventLoop: loop, settings: poolSettings),
@@ -79,6 +88,7 @@ public final class ProxyServer: Service, Sendable {
         self.quiescing = quiescing
         let frozenLoops = loops
         let handlerLogger = logger
+        let listenerTLS = settings.tls
         let connectionLimit = ConnectionLimit(maximum: settings.maxConnections)
         let connectionConfiguration = ProxyConnectionStateMachine.Configuration(
             maxHeaderBytes: settings.maxHeaderBytes,
@@ -105,6 +115,9 @@ public final class ProxyServer: Service, Sendable {
                     }
                     let admitted = connectionLimit.admit()
                     state.track(channel, release: connectionLimit)
+                    if let listenerTLS {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: listenerTLS.context))
+                    }
                     guard admitted else {
                         metrics.connectionsRefused.increment()
                         try channel.pipeline.syncOperations.addHandler(ConnectionRefusalHandler())
@@ -120,6 +133,13 @@ public final class ProxyServer: Service, Sendable {
             .bind(host: settings.host, port: settings.port)
             .get()
     }
+
+    /// Reads the listener's certificate and key again for the connections accepted from now on.
+    public func reloadTLS(certificateFile: String, keyFile: String) throws {
+        try settings.tls?.reload(certificateFile: certificateFile, keyFile: keyFile)
+    }
+
+    public var speaksTLS: Bool { settings.tls != nil }
 
     /// Swaps in a new configuration snapshot (keys, store, policy) for the next requests.
     public func replace(with snapshot: GateSnapshotInput) {
@@ -222,9 +242,12 @@ public struct GateSnapshotInput: Sendable {
     public var pathPrefix: String
     public var upstreamTimeout: TimeAmount
     public var logoutPath: String
+    /// The listener speaks HTTPS: `X-Forwarded-Proto: https`.
+    public var listenerTLS: Bool
 
     public init(gate: Gate, store: RevocationStore, errorFormat: ErrorFormat, pathPrefix: String,
-                upstreamTimeout: TimeAmount, logoutPath: String = "") {
+                upstreamTimeout: TimeAmount, logoutPath: String = "", listenerTLS: Bool = false) {
+        self.listenerTLS = listenerTLS
         self.logoutPath = logoutPath
         self.gate = gate
         self.store = store
@@ -235,7 +258,8 @@ public struct GateSnapshotInput: Sendable {
 
     func build() -> GateSnapshot {
         GateSnapshot(gate: gate, store: store, renderer: DenialRenderer(format: errorFormat),
-                     upstreamHead: UpstreamRequestHead(claimHeaders: gate.claimHeaders, pathPrefix: pathPrefix),
+                     upstreamHead: UpstreamRequestHead(claimHeaders: gate.claimHeaders, pathPrefix: pathPrefix,
+                                                     tls: listenerTLS),
                      upstreamTimeout: upstreamTimeout, logout: LogoutPlan(path: logoutPath))
     }
 }

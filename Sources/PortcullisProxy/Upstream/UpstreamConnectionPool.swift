@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Keep-alive connections to the upstream for one event loop. Used only on that loop, so
 /// a client's request and its upstream connection share a thread and need no locks.
@@ -8,6 +9,8 @@ final class UpstreamConnectionPool {
         var host: String
         var port: Int
         var connectTimeout: TimeAmount
+        /// For an `https://` upstream; the certificate is checked against `host`.
+        var tls: NIOSSLContext? = nil
         /// Idle connections kept per event loop; beyond this, released connections are closed.
         var maxIdle: Int = 256
     }
@@ -31,12 +34,20 @@ final class UpstreamConnectionPool {
     }
 
     func connect() -> EventLoopFuture<UpstreamConnection> {
-        ClientBootstrap(group: eventLoop)
+        let tls = settings.tls
+        // SNI and the name check use the host name; an IP literal is checked against the IP SANs.
+        let host = settings.host
+        let serverHostname = host.contains(where: \.isLetter) && !host.contains(":") ? host : nil
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+                    }
                     // Bytes only: the client connection frames requests and responses itself.
                     try channel.pipeline.syncOperations.addHandler(UpstreamChannelHandler())
                 }

@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// An upstream that answers every request head with bytes the test wrote, to show how the
 /// proxy frames what a real server may send (HTTP/1.0 close-delimited bodies, an unasked-for
@@ -27,12 +28,20 @@ final class ScriptedUpstream: Sendable {
     var port: Int { channel.localAddress!.port! }
     var requestHeads: [[UInt8]] { heads.withLockedValue { $0 } }
 
-    init(group: EventLoopGroup, answer: @escaping @Sendable (_ index: Int) -> Answer) throws {
+    /// `tls`: serve HTTPS with this certificate and key (an `https://` upstream).
+    init(group: EventLoopGroup, tls: (certificateFile: String, keyFile: String)? = nil,
+         answer: @escaping @Sendable (_ index: Int) -> Answer) throws {
         let heads = self.heads
+        let context = try tls.map { files in
+            try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificateFile).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: files.keyFile, format: .pem))))
+        }
         channel = try ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                     try channel.pipeline.syncOperations.addHandler(Handler(heads: heads, answer: answer))
                 }
             }
@@ -52,6 +61,8 @@ final class ScriptedUpstream: Sendable {
             self.heads = heads
             self.answer = answer
         }
+
+        func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             received += Array(buffer: unwrapInboundIn(data))
