@@ -65,6 +65,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Signing keys from jwt.jwks_url: an HTTP(S) fetch, refreshed in the background.
         .target(name: "PortcullisJWKS", dependencies: [

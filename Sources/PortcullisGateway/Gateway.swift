@@ -26,6 +26,9 @@ public final class Gateway: Sendable {
     public let store: RevocationStore
     /// The embedded store, when that is the one in use (it needs the expiry sweeper).
     private let memoryStore: MemoryRevocationStore?
+    /// The Redis store's connections, when that is the store in use: the first service, so
+    /// they close after the listeners have drained.
+    private let redisService: Service?
     private let logger: Logger
     private let serviceGroup = NIOLockedValueBox<ServiceGroup?>(nil)
     /// The gate in force; reloads and JWKS refreshes replace it.
@@ -74,19 +77,32 @@ public final class Gateway: Sendable {
                 "store": "memory", "file": "\(c.revocation.file)", "entries": "\(memory.loadReport.liveEntries)"])
             store = memory
             memoryStore = memory
+            redisService = nil
         case .redis:
+            let redis: RedisRevocationStore
             do {
-                store = try await RedisRevocationStore(
+                redis = try await RedisRevocationStore(
                     settings: .init(url: c.revocation.redisURL, jtiKey: c.revocation.jtiKey,
                                     subjectKey: c.revocation.subjectKey, tokenKey: c.revocation.tokenKey,
                                     timeout: TimeAmount(c.revocation.timeout), leewaySeconds: c.jwt.leeway.seconds,
-                                    maxTTLSeconds: c.revocation.maxTTL.seconds, tlsCAFile: c.revocation.redisTLSCAFile),
+                                    maxTTLSeconds: c.revocation.maxTTL.seconds, tlsCAFile: c.revocation.redisTLSCAFile,
+                                    writeReplicas: c.revocation.writeReplicas,
+                                    sentinels: c.revocation.redisSentinels,
+                                    sentinelMaster: c.revocation.redisSentinelMaster,
+                                    sentinelPassword: c.revocation.redisSentinelPassword),
                     group: group, logger: logger)
             } catch let error as RevocationStoreError {
                 throw StartupError(description: error.detail)
             }
+            store = redis
             memoryStore = nil
-            logger.info("revocation store: redis", metadata: ["redis": "\(c.revocation.redisURL)"])
+            redisService = redis.service
+            var metadata: Logger.Metadata = ["redis": "\(c.revocation.redisURL)"]
+            if !c.revocation.redisSentinels.isEmpty {
+                metadata["redis.sentinels"] = "\(c.revocation.redisSentinels.map(\.description).joined(separator: ","))"
+                metadata["redis.master_name"] = "\(c.revocation.redisSentinelMaster)"
+            }
+            logger.info("revocation store: redis", metadata: metadata)
         }
 
         let live = LiveGate(configuration: c, gate: initialGate, store: store)
@@ -161,6 +177,7 @@ public final class Gateway: Sendable {
     public func run(signals: Bool = true,
                     reloadSource: (@Sendable () throws(ConfigurationError) -> Configuration)? = nil) async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let redisService { services.append(.init(service: redisService)) }
         if let memoryStore { services.append(.init(service: RevocationSweeper(store: memoryStore))) }
         if let jwks { services.append(.init(service: jwks)) }
         if let reloadSource { services.append(.init(service: ReloadOnHangup(reloader: reloader, load: reloadSource))) }

@@ -132,6 +132,14 @@ public struct Configuration: Sendable, Equatable {
         public var maxTTL: Duration = .seconds(30 * 86400)
         public var failMode: FailMode = .closed
         public var timeout: Duration = .milliseconds(100)
+        /// When not empty, the Redis master is found through these Sentinels; `redisURL` then
+        /// supplies only the scheme, credentials and db.
+        public var redisSentinels: [ListenAddress] = []
+        public var redisSentinelMaster = "mymaster"
+        /// The Sentinels' own password (not the master's, which comes from `redisURL`).
+        public var redisSentinelPassword: String? = nil
+        /// A revocation is acknowledged only once this many replicas confirmed it (`WAIT`).
+        public var writeReplicas = 0
 
         public init() {}
     }

@@ -21,6 +21,18 @@ extension ConfigurationKey {
             .duration("revocation.max_ttl", \.revocation.maxTTL, floor: .oneSecond),
             .choice("revocation.fail_mode", \.revocation.failMode),
             .duration("revocation.timeout", \.revocation.timeout, floor: .positive),
+            .list("revocation.redis_sentinels", \.revocation.redisSentinels, expected: "a list of host:port",
+                  rejectsDuplicates: true, parseItem: ConfigValueParsers.nodeAddress,
+                  renderItem: { .string($0.description) }),
+            .string("revocation.redis_sentinel_master", \.revocation.redisSentinelMaster,
+                    check: { text throws(InvalidConfigValue) in
+                        guard !text.isEmpty else { throw InvalidConfigValue("must not be empty") }
+                        return text
+                    }),
+            .scalar("revocation.redis_sentinel_password", \.revocation.redisSentinelPassword, expected: "a string",
+                    redact: { _ in redactedText }, parse: { text throws(InvalidConfigValue) in text.isEmpty ? nil : text },
+                    render: { $0 == nil ? .null : .string(redactedText) }),
+            .integer("revocation.write_replicas", \.revocation.writeReplicas, range: 0...100),
         ]
     }
 

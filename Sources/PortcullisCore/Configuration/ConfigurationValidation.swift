@@ -14,6 +14,7 @@ extension ConfigurationLoadSession {
         checkAdminToken()
         checkListenersDiffer()
         checkClaimHeadersKeepToken()
+        checkRedisTopology()
     }
 
     private mutating func resolveSecret(valueKey: String, fileKey: String,
@@ -96,6 +97,20 @@ extension ConfigurationLoadSession {
         let tokenHeader = configuration.jwt.headerName.lowercased()
         for claimHeader in configuration.proxy.claimHeaders where claimHeader.header.lowercased() == tokenHeader {
             fail("proxy.claim_headers", value: claimHeader.header, reason: "is jwt.header_name, which carries the token")
+        }
+    }
+
+    /// Redis topology keys that contradict each other or the store in use.
+    private mutating func checkRedisTopology() {
+        let revocation = configuration.revocation
+        if revocation.writeReplicas > 0, revocation.store != .redis, !failedKeys.contains("revocation.write_replicas") {
+            fail("revocation.write_replicas", value: String(revocation.writeReplicas),
+                 reason: "needs revocation.store: redis (the memory store has no replicas)")
+        }
+        if revocation.redisSentinelPassword != nil, revocation.redisSentinels.isEmpty,
+           !failedKeys.contains("revocation.redis_sentinels") {
+            fail("revocation.redis_sentinel_password", value: ConfigurationKey.redactedText,
+                 reason: "is set but revocation.redis_sentinels is empty")
         }
     }
 

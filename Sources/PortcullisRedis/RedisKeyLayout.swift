@@ -1,0 +1,89 @@
+import Foundation
+import PortcullisCore
+
+/// Where each kind of revocation lives in Redis (INTERFACE §5), and how one request's keys are
+/// asked about.
+///
+/// A jti or raw-token key revokes when it exists, whatever its type or value: an application
+/// may have written it with `SET`, `SADD` or `HSET`. So those are asked with `EXISTS` (a `GET`
+/// or `MGET` would read a set or a hash as "not there"); only the subject cut-off, whose value
+/// matters, is read with `GET`. One command per key, so that no command spans hash slots.
+struct RedisKeyLayout: Sendable {
+    let jti: KeyTemplate
+    let subject: KeyTemplate
+    let token: KeyTemplate?
+
+    init(jtiKey: String, subjectKey: String, tokenKey: String) throws(RevocationStoreError) {
+        guard let jti = KeyTemplate(jtiKey, placeholder: "{jti}"),
+              let subject = KeyTemplate(subjectKey, placeholder: "{sub}")
+        else { throw RevocationStoreError(.unavailable, "revocation key templates must contain {jti} and {sub}") }
+        self.jti = jti
+        self.subject = subject
+        self.token = KeyTemplate(tokenKey, placeholder: "{token}")
+    }
+
+    /// Where the reason of a jti revocation is kept: beside the jti key, never inside it, since
+    /// the jti key's value is `1` for anyone reading the layout of INTERFACE §5. The prefix has
+    /// no `{`, so a jti key's hash tag stays the reason key's hash tag.
+    static let reasonKeyPrefix = "portcullis:reason:"
+
+    static func reasonKey(of jtiKey: String) -> String { reasonKeyPrefix + jtiKey }
+
+    /// A key of the jti template that is not a reason key; with a template as broad as `{jti}`,
+    /// `SCAN MATCH` also returns the reason keys, which are never listed as jtis.
+    func isJTIKey(_ key: String) -> Bool {
+        guard jti.value(in: key) != nil else { return false }
+        guard key.hasPrefix(Self.reasonKeyPrefix) else { return true }
+        return jti.value(in: String(key.dropFirst(Self.reasonKeyPrefix.count))) == nil
+    }
+
+    /// True when the query names no key this layout stores: the answer is "allowed" at once.
+    func asksNothing(_ query: RevocationQuery) -> Bool {
+        query.jti == nil && query.subject == nil && (query.rawToken == nil || token == nil)
+    }
+
+    /// The commands of one request's lookup, or nil when it has no key to ask about.
+    func lookup(_ query: RevocationQuery) -> RedisLookup? {
+        var commands: [[String]] = []
+        if let value = query.jti { commands.append(["EXISTS", jti.key(value)]) }
+        if let template = token, let raw = query.rawToken { commands.append(["EXISTS", template.key(raw)]) }
+        let existenceChecks = commands.count
+        if let value = query.subject { commands.append(["GET", subject.key(value)]) }
+        guard !commands.isEmpty else { return nil }
+        return RedisLookup(commands: commands, existenceChecks: existenceChecks,
+                           asksSubject: query.subject != nil, issuedAt: query.issuedAt)
+    }
+}
+
+/// One request's lookup: `EXISTS` for each revoking key, then `GET` of the subject cut-off.
+struct RedisLookup: Sendable {
+    var commands: [[String]]
+    var existenceChecks: Int
+    var asksSubject: Bool
+    var issuedAt: Double?
+
+    /// The verdict from the replies, in command order. An error reply (a node loading its
+    /// data, a refused command) is not an answer: unavailable.
+    func verdict(_ replies: [RedisReply]) -> RevocationVerdict {
+        guard replies.count == commands.count else { return .unavailable }
+        for reply in replies.prefix(existenceChecks) {
+            guard case .integer(let count) = reply else { return .unavailable }
+            if count > 0 { return .revoked }
+        }
+        guard asksSubject else { return .allowed }
+        switch replies[existenceChecks] {
+        case .null:
+            return .allowed
+        case .error(let message) where message.hasPrefix("WRONGTYPE"):
+            // A cut-off that is not a string revokes everything of that subject: fail safe.
+            return .revoked
+        case .error:
+            return .unavailable
+        case let reply:
+            // A cut-off that is not a number revokes everything of that subject: fail safe.
+            let cutoff = reply.text.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? .infinity
+            if let iat = issuedAt, iat > cutoff { return .allowed }
+            return .revoked
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import NIOCore
+
+/// What the store needs from Redis, whatever its shape (one server, Sentinel, Cluster): send a
+/// lookup's commands from the request's event loop, send admin commands from anywhere.
+///
+/// Every command given here touches the keys of one hash slot only; commands of one call are
+/// pipelined, so a call costs one round trip of latency.
+protocol RedisTopology: AnyObject, Sendable {
+    /// On the calling event loop, without a hop: replies in order, `completion` once on that loop.
+    /// Fails at once when the loop has no connection ready.
+    func lookup(_ commands: [[String]], completion: @escaping (Result<[RedisReply], Error>) -> Void)
+
+    /// From any thread, on the admin connection (apart from lookups, so a slow `SCAN` or a
+    /// `WAIT` never holds up a request). `timeout` overrides `revocation.timeout` for these.
+    func execute(_ commands: [[String]], timeout: TimeAmount?) async throws -> [RedisReply]
+
+    /// Closes every connection; commands fail from then on.
+    func shutdown() async
+}
+
+extension RedisTopology {
+    func execute(_ commands: [[String]]) async throws -> [RedisReply] {
+        try await execute(commands, timeout: nil)
+    }
+}
