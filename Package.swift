@@ -66,6 +66,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // Signing keys from jwt.jwks_url: an HTTP(S) fetch, refreshed in the background.
         .target(name: "PortcullisJWKS", dependencies: [

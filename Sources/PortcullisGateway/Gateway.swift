@@ -89,8 +89,10 @@ public final class Gateway: Sendable {
                                     writeReplicas: c.revocation.writeReplicas,
                                     sentinels: c.revocation.redisSentinels,
                                     sentinelMaster: c.revocation.redisSentinelMaster,
-                                    sentinelPassword: c.revocation.redisSentinelPassword),
-                    group: group, logger: logger)
+                                    sentinelPassword: c.revocation.redisSentinelPassword,
+                                    localCache: c.revocation.localCache == .tracking,
+                                    localCacheEntries: c.revocation.localCacheEntries),
+                    group: group, logger: logger, metricsFactory: factory)
             } catch let error as RevocationStoreError {
                 throw StartupError(description: error.detail)
             }
@@ -102,6 +104,7 @@ public final class Gateway: Sendable {
                 metadata["redis.sentinels"] = "\(c.revocation.redisSentinels.map(\.description).joined(separator: ","))"
                 metadata["redis.master_name"] = "\(c.revocation.redisSentinelMaster)"
             }
+            if c.revocation.localCache == .tracking { metadata["local_cache"] = "tracking" }
             logger.info("revocation store: redis", metadata: metadata)
         }
 

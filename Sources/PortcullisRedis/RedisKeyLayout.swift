@@ -44,23 +44,61 @@ struct RedisKeyLayout: Sendable {
 
     /// The commands of one request's lookup, or nil when it has no key to ask about.
     func lookup(_ query: RevocationQuery) -> RedisLookup? {
-        var commands: [[String]] = []
-        if let value = query.jti { commands.append(["EXISTS", jti.key(value)]) }
-        if let template = token, let raw = query.rawToken { commands.append(["EXISTS", template.key(raw)]) }
-        let existenceChecks = commands.count
-        if let value = query.subject { commands.append(["GET", subject.key(value)]) }
-        guard !commands.isEmpty else { return nil }
-        return RedisLookup(commands: commands, existenceChecks: existenceChecks,
+        var keys: [String] = []
+        if let value = query.jti { keys.append(jti.key(value)) }
+        if let template = token, let raw = query.rawToken { keys.append(template.key(raw)) }
+        let existenceChecks = keys.count
+        if let value = query.subject { keys.append(subject.key(value)) }
+        guard !keys.isEmpty else { return nil }
+        return RedisLookup(keys: keys, existenceChecks: existenceChecks,
                            asksSubject: query.subject != nil, issuedAt: query.issuedAt)
+    }
+
+    /// What `BCAST PREFIX` tracks for the local cache: every key a lookup reads.
+    var trackedPrefixes: [String] {
+        RedisTracking.prefixes(of: [jti.prefix, subject.prefix] + (token.map { [$0.prefix] } ?? []))
     }
 }
 
 /// One request's lookup: `EXISTS` for each revoking key, then `GET` of the subject cut-off.
 struct RedisLookup: Sendable {
-    var commands: [[String]]
+    /// The revoking keys (asked with `EXISTS`), then the subject key (asked with `GET`).
+    var keys: [String]
     var existenceChecks: Int
     var asksSubject: Bool
     var issuedAt: Double?
+
+    var commands: [[String]] {
+        keys.enumerated().map { index, key in [index < existenceChecks ? "EXISTS" : "GET", key] }
+    }
+
+    /// The verdict from the local cache, when it holds every key; nil sends the lookup.
+    func cachedVerdict(_ cache: RedisLoopCache) -> RevocationVerdict? {
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() {
+            switch cache.entry(key) {
+            case nil: return nil
+            case .absent: replies.append(index < existenceChecks ? .integer(0) : .null)
+            case .value(let text): replies.append(.string(Array(text.utf8)))
+            }
+        }
+        return verdict(replies)
+    }
+
+    /// What the replies say that the cache may keep: keys that do not exist, a subject's cut-off.
+    func fill(_ cache: RedisLoopCache, from replies: [RedisReply], sentAt epoch: UInt64) {
+        guard replies.count == keys.count else { return }
+        for (index, reply) in replies.enumerated() {
+            switch reply {
+            case .integer(0) where index < existenceChecks: cache.fill(keys[index], .absent, sentAt: epoch)
+            case .null where index >= existenceChecks: cache.fill(keys[index], .absent, sentAt: epoch)
+            case .string(let bytes) where index >= existenceChecks:
+                cache.fill(keys[index], .value(String(decoding: bytes, as: UTF8.self)), sentAt: epoch)
+            default: break
+            }
+        }
+    }
 
     /// The verdict from the replies, in command order. An error reply (a node loading its
     /// data, a refused command) is not an answer: unavailable.

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PortcullisCore
+import CoreMetrics
 import ServiceLifecycle
 
 /// `revocation.store: redis`: the store several Portcullis replicas share (INTERFACE §5).
@@ -30,12 +31,17 @@ public final class RedisRevocationStore: RevocationStore {
         public var sentinels: [ListenAddress]
         public var sentinelMaster: String
         public var sentinelPassword: String?
+        /// `revocation.local_cache: tracking` and `revocation.local_cache_entries`.
+        public var localCache: Bool
+        public var localCacheEntries: Int
 
         public init(url: RedisURL, jtiKey: String, subjectKey: String, tokenKey: String, timeout: TimeAmount,
                     leewaySeconds: Double, maxTTLSeconds: Double, tlsCAFile: String? = nil,
                     writeReplicas: Int = 0, replicationTimeout: TimeAmount = .seconds(1),
                     sentinels: [ListenAddress] = [], sentinelMaster: String = "mymaster",
-                    sentinelPassword: String? = nil) {
+                    sentinelPassword: String? = nil, localCache: Bool = false, localCacheEntries: Int = 1_000_000) {
+            self.localCache = localCache
+            self.localCacheEntries = localCacheEntries
             self.tlsCAFile = tlsCAFile
             self.url = url
             self.jtiKey = jtiKey
@@ -62,7 +68,11 @@ public final class RedisRevocationStore: RevocationStore {
     /// it closes them, after the listeners that use the store have drained.
     public var service: Service { connectionSet }
 
-    public init(settings: Settings, group: EventLoopGroup, logger: Logger,
+    /// Counters of the local cache, when it is on.
+    private let cacheMetrics: RedisCacheMetrics?
+
+    /// `metricsFactory` is where the local cache's metrics go (when it is on).
+    public init(settings: Settings, group: EventLoopGroup, logger: Logger, metricsFactory: MetricsFactory? = nil,
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) async throws {
         self.layout = try RedisKeyLayout(jtiKey: settings.jtiKey, subjectKey: settings.subjectKey, tokenKey: settings.tokenKey)
         self.settings = settings
@@ -95,20 +105,53 @@ public final class RedisRevocationStore: RevocationStore {
             source = sentinel
             companions.append(sentinel)
         }
+        var cache: RedisTracking.Settings?
+        if settings.localCache {
+            let metrics = RedisCacheMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+            cache = RedisTracking.Settings(prefixes: layout.trackedPrefixes, entries: settings.localCacheEntries, metrics: metrics)
+        }
+        cacheMetrics = cache?.metrics
         connectionSet = try await RedisConnectionSet.start(
-            group: group, settings: connectionSettings, source: source, companions: companions, logger: logger)
+            group: group, settings: connectionSettings, source: source, cache: cache, companions: companions,
+            logger: logger)
         topology = connectionSet
     }
 
     // MARK: Per-request check
 
+    /// Without a key to ask about, allowed; with the local cache in use and holding every key
+    /// of the query, its verdict (no callback, no round trip).
     public func immediateVerdict(_ query: RevocationQuery) -> RevocationVerdict? {
-        layout.asksNothing(query) ? .allowed : nil
+        if layout.asksNothing(query) { return .allowed }
+        guard let metrics = cacheMetrics, let cache = topology.localCache(), cache.inUse,
+              let lookup = layout.lookup(query), let verdict = lookup.cachedVerdict(cache)
+        else { return nil }
+        metrics.hits.increment()
+        return verdict
     }
 
     public func check(_ query: RevocationQuery, answer: @escaping @Sendable (RevocationVerdict) -> Void) {
         guard let lookup = layout.lookup(query) else {
             answer(.allowed)
+            return
+        }
+        if let metrics = cacheMetrics, let cache = topology.localCache(), cache.inUse {
+            if let verdict = lookup.cachedVerdict(cache) {
+                metrics.hits.increment()
+                answer(verdict)
+                return
+            }
+            metrics.misses.increment()
+            let epoch = cache.epoch
+            topology.lookup(lookup.commands) { result in
+                switch result {
+                case .success(let replies):
+                    lookup.fill(cache, from: replies, sentAt: epoch)
+                    answer(lookup.verdict(replies))
+                case .failure:
+                    answer(.unavailable)
+                }
+            }
             return
         }
         topology.lookup(lookup.commands) { result in
@@ -136,6 +179,7 @@ public final class RedisRevocationStore: RevocationStore {
                 reason.map { ["SET", reasonKey, $0, "EX", String(ttl)] } ?? ["DEL", reasonKey],
             ], replicated: true)
             try expectOK(results[0])
+            await topology.invalidateLocally([key])
         }
         return RevocationRecord(jti: value, expiresAt: until, ttlSeconds: ttl, reason: reason)
     }
@@ -145,7 +189,9 @@ public final class RedisRevocationStore: RevocationStore {
         let time = now()
         let ttl = Self.ttl(expiresAt.map { $0 + settings.leewaySeconds } ?? time + settings.maxTTLSeconds, now: time)
         if ttl > 0 {
-            try expectOK(try await write(["SET", token.key(rawToken), "1", "EX", String(ttl)]))
+            let key = token.key(rawToken)
+            try expectOK(try await write(["SET", key, "1", "EX", String(ttl)]))
+            await topology.invalidateLocally([key])
         }
         return ttl
     }
@@ -170,7 +216,9 @@ public final class RedisRevocationStore: RevocationStore {
 
     public func revokeSubject(_ value: String, before: Double) async throws(RevocationStoreError) -> SubjectCutoff {
         let ttl = Int(settings.maxTTLSeconds.rounded(.up))
-        try expectOK(try await write(["SET", layout.subject.key(value), String(Int64(before)), "EX", String(ttl)]))
+        let key = layout.subject.key(value)
+        try expectOK(try await write(["SET", key, String(Int64(before)), "EX", String(ttl)]))
+        await topology.invalidateLocally([key])
         return SubjectCutoff(subject: value, revokedBefore: before, ttlSeconds: ttl)
     }
 

@@ -30,6 +30,21 @@ final class RedisTopologyConfigurationTests: XCTestCase {
         XCTAssertEqual(revocation.redisSentinelMaster, "mymaster")
         XCTAssertNil(revocation.redisSentinelPassword)
         XCTAssertEqual(revocation.writeReplicas, 0)
+        XCTAssertEqual(revocation.localCache, .off)
+        XCTAssertEqual(revocation.localCacheEntries, 1_000_000)
+    }
+
+    func testLocalCacheKeys() throws {
+        let revocation = try load([
+            "PORTCULLIS_REVOCATION_STORE": "redis", "PORTCULLIS_REVOCATION_LOCAL_CACHE": "tracking",
+            "PORTCULLIS_REVOCATION_LOCAL_CACHE_ENTRIES": "5000",
+        ]).revocation
+        XCTAssertEqual(revocation.localCache, .tracking)
+        XCTAssertEqual(revocation.localCacheEntries, 5000)
+        let found = problems(["PORTCULLIS_REVOCATION_LOCAL_CACHE": "tracking", "PORTCULLIS_REVOCATION_LOCAL_CACHE_ENTRIES": "0"])
+        XCTAssertTrue(found.contains { $0.key == "revocation.local_cache" && $0.reason.contains("revocation.store: redis") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.key == "revocation.local_cache_entries" }, "\(found)")
+        XCTAssertTrue(problems(["PORTCULLIS_REVOCATION_LOCAL_CACHE": "push"]).contains { $0.key == "revocation.local_cache" })
     }
 
     func testSentinelKeysFromTheEnvironment() throws {

@@ -30,6 +30,11 @@ public enum FailMode: String, Sendable, CaseIterable {
     case closed, open
 }
 
+/// `revocation.local_cache`: keep "not revoked" answers in the process, invalidated by Redis.
+public enum LocalCacheMode: String, Sendable, CaseIterable {
+    case off, tracking
+}
+
 public enum ErrorFormat: String, Sendable, CaseIterable {
     case authx, rfc6750
 }
@@ -140,6 +145,9 @@ public struct Configuration: Sendable, Equatable {
         public var redisSentinelPassword: String? = nil
         /// A revocation is acknowledged only once this many replicas confirmed it (`WAIT`).
         public var writeReplicas = 0
+        public var localCache: LocalCacheMode = .off
+        /// The most answers the local cache holds (over every event loop).
+        public var localCacheEntries = 1_000_000
 
         public init() {}
     }

@@ -33,6 +33,8 @@ extension ConfigurationKey {
                     redact: { _ in redactedText }, parse: { text throws(InvalidConfigValue) in text.isEmpty ? nil : text },
                     render: { $0 == nil ? .null : .string(redactedText) }),
             .integer("revocation.write_replicas", \.revocation.writeReplicas, range: 0...100),
+            .choice("revocation.local_cache", \.revocation.localCache),
+            .integer("revocation.local_cache_entries", \.revocation.localCacheEntries, range: 1...100_000_000),
         ]
     }
 

@@ -107,6 +107,10 @@ extension ConfigurationLoadSession {
             fail("revocation.write_replicas", value: String(revocation.writeReplicas),
                  reason: "needs revocation.store: redis (the memory store has no replicas)")
         }
+        if revocation.localCache == .tracking, revocation.store != .redis, !failedKeys.contains("revocation.local_cache") {
+            fail("revocation.local_cache", value: revocation.localCache.rawValue,
+                 reason: "needs revocation.store: redis (the memory store answers from memory already)")
+        }
         if revocation.redisSentinelPassword != nil, revocation.redisSentinels.isEmpty,
            !failedKeys.contains("revocation.redis_sentinels") {
             fail("revocation.redis_sentinel_password", value: ConfigurationKey.redactedText,

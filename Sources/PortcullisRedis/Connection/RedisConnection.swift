@@ -49,6 +49,12 @@ final class RedisConnection {
         var tls: NIOSSLContext?
         /// A name for logs: which of the store's connections this is.
         var role = "lookup"
+
+        func withRole(_ role: String) -> Settings {
+            var copy = self
+            copy.role = role
+            return copy
+        }
     }
 
     typealias Completion = (Result<RedisReply, Error>) -> Void
@@ -69,6 +75,18 @@ final class RedisConnection {
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var reconnectTimer: Scheduled<Void>?
+    private var keepAliveTask: Scheduled<Void>?
+
+    /// Called on this loop each time the connection becomes ready, with the node it is on.
+    var onReady: ((RedisAddress) -> Void)?
+    /// Called on this loop each time the connection is dropped or shut down (it may not have
+    /// been ready: consumers treat it as "whatever depended on this connection is gone").
+    var onLost: (() -> Void)?
+    /// Pub/sub messages (`message` arrays), which answer no command.
+    var onPush: ((RedisReply) -> Void)?
+    /// While ready, a `PING` every `interval` that must be answered within `timeout`: a
+    /// connection silent for longer is dropped even when it has nothing else to do.
+    var keepAlive: (interval: TimeAmount, timeout: TimeAmount)?
 
     init(eventLoop: EventLoop, settings: Settings, source: RedisAddressSource, logger: Logger) {
         self.eventLoop = eventLoop
@@ -159,13 +177,18 @@ final class RedisConnection {
         case .startHandshake:
             startHandshake()
         case .becameReady(let address):
+            startKeepAlive()
+            onReady?(address)
             logger.info("connected to Redis", metadata: [
                 "redis.node": "\(address)", "redis.db": "\(settings.database)", "redis.connection": "\(settings.role)"])
         case .dropAndReconnect(let reason, let delay):
             logger.debug("Redis connection dropped", metadata: ["reason": "\(reason)", "redis.connection": "\(settings.role)"])
+            keepAliveTask?.cancel()
+            keepAliveTask = nil
             closeChannel()
             failAll(RedisUnavailable(description: reason))
-            reconnectTimer = eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            onLost?()
+            reconnectTimer =  eventLoop.assumeIsolated().scheduleTask(in: delay) {
                 self.reconnectTimer = nil
                 self.perform(self.machine.reconnectTimerFired())
             }
@@ -178,8 +201,11 @@ final class RedisConnection {
         case .shutDown:
             reconnectTimer?.cancel()
             timer?.cancel()
+            keepAliveTask?.cancel()
+            keepAliveTask = nil
             closeChannel()
             failAll(RedisUnavailable(description: "shutting down"))
+            onLost?()
         }
     }
 
@@ -243,7 +269,22 @@ final class RedisConnection {
         }
     }
 
+    private func startKeepAlive() {
+        guard let keepAlive else { return }
+        keepAliveTask?.cancel()
+        keepAliveTask = eventLoop.assumeIsolated().scheduleTask(in: keepAlive.interval) {
+            self.keepAliveTask = nil
+            guard self.machine.isReady, let channel = self.channel else { return }
+            self.write(["PING"], on: channel, timeout: keepAlive.timeout) { _ in }
+            self.startKeepAlive()
+        }
+    }
+
     private func received(_ reply: RedisReply) {
+        if let onPush, case .array(let parts) = reply, parts.count == 3, parts[0].text == "message" {
+            onPush(reply)
+            return
+        }
         guard let first = outstanding.popFirst() else {
             logger.warning("Redis sent a reply nobody asked for; reconnecting")
             perform(machine.failed("unexpected reply"))

@@ -14,6 +14,13 @@ protocol RedisTopology: AnyObject, Sendable {
     /// `WAIT` never holds up a request). `timeout` overrides `revocation.timeout` for these.
     func execute(_ commands: [[String]], timeout: TimeAmount?) async throws -> [RedisReply]
 
+    /// The calling event loop's local cache, when `revocation.local_cache: tracking` (check
+    /// `inUse` before trusting it), else nil.
+    func localCache() -> RedisLoopCache?
+
+    /// Drops keys from every loop's local cache, before the call returns.
+    func invalidateLocally(_ keys: [String]) async
+
     /// Closes every connection; commands fail from then on.
     func shutdown() async
 }

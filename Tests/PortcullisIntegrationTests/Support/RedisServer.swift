@@ -108,5 +108,27 @@ final class RedisServer {
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Runs the commands one after the other on one redis-cli connection (each line of
+    /// stdin is a command), so nothing else can happen in between when they are a MULTI.
+    @discardableResult
+    func cli(script commands: [[String]]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        var all = ["-h", "127.0.0.1", "-p", "\(port)"]
+        if let password { all += ["--no-auth-warning", "-a", password] }
+        process.arguments = all
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(commands.map { $0.joined(separator: " ") + "\n" }.joined().utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     var url: String { "\(tlsCAFile == nil ? "redis" : "rediss")://\(password.map { ":\($0)@" } ?? "")127.0.0.1:\(port)/0" }
 }
