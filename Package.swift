@@ -110,6 +110,11 @@ let package = Package(
         .testTarget(name: "PortcullisCoreTests", dependencies: [
             "PortcullisCore", .product(name: "Yams", package: "Yams"),
         ]),
+        // The Redis store's state machines and cache, driven with no socket.
+        .testTarget(name: "PortcullisRedisTests", dependencies: [
+            "PortcullisRedis", "PortcullisCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "PortcullisIntegrationTests", dependencies: [
             "PortcullisCore", "PortcullisGateway", "PortcullisProxy", "PortcullisAdmin",
             .product(name: "Yams", package: "Yams"),
