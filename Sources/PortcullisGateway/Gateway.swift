@@ -91,7 +91,8 @@ public final class Gateway: Sendable {
                                     sentinelMaster: c.revocation.redisSentinelMaster,
                                     sentinelPassword: c.revocation.redisSentinelPassword,
                                     localCache: c.revocation.localCache == .tracking,
-                                    localCacheEntries: c.revocation.localCacheEntries),
+                                    localCacheEntries: c.revocation.localCacheEntries,
+                                    clusterNodes: c.revocation.redisClusterNodes),
                     group: group, logger: logger, metricsFactory: factory)
             } catch let error as RevocationStoreError {
                 throw StartupError(description: error.detail)
@@ -105,6 +106,9 @@ public final class Gateway: Sendable {
                 metadata["redis.master_name"] = "\(c.revocation.redisSentinelMaster)"
             }
             if c.revocation.localCache == .tracking { metadata["local_cache"] = "tracking" }
+            if !c.revocation.redisClusterNodes.isEmpty {
+                metadata["redis.cluster_nodes"] = "\(c.revocation.redisClusterNodes.map(\.description).joined(separator: ","))"
+            }
             logger.info("revocation store: redis", metadata: metadata)
         }
 

@@ -12,8 +12,11 @@ struct RedisKeyLayout: Sendable {
     let jti: KeyTemplate
     let subject: KeyTemplate
     let token: KeyTemplate?
+    /// Redis Cluster: the reason key must live in its jti key's slot (see `reasonKey(of:)`).
+    let cluster: Bool
 
-    init(jtiKey: String, subjectKey: String, tokenKey: String) throws(RevocationStoreError) {
+    init(jtiKey: String, subjectKey: String, tokenKey: String, cluster: Bool = false) throws(RevocationStoreError) {
+        self.cluster = cluster
         guard let jti = KeyTemplate(jtiKey, placeholder: "{jti}"),
               let subject = KeyTemplate(subjectKey, placeholder: "{sub}")
         else { throw RevocationStoreError(.unavailable, "revocation key templates must contain {jti} and {sub}") }
@@ -27,7 +30,19 @@ struct RedisKeyLayout: Sendable {
     /// no `{`, so a jti key's hash tag stays the reason key's hash tag.
     static let reasonKeyPrefix = "portcullis:reason:"
 
-    static func reasonKey(of jtiKey: String) -> String { reasonKeyPrefix + jtiKey }
+    ///
+    /// On a cluster, a jti key without a hash tag is wrapped in braces
+    /// (`portcullis:reason:{blocklist:abc}`), so that its whole name is the reason key's hash
+    /// tag: both keys hash alike and the `MULTI` that writes them stays in one slot. Where even
+    /// that cannot match (a jti key holding a `}` but no tag), nil: no reason is kept.
+    func reasonKey(of jtiKey: String) -> String? {
+        let plain = Self.reasonKeyPrefix + jtiKey
+        guard cluster else { return plain }
+        let slot = RedisClusterSlots.slot(of: jtiKey)
+        if RedisClusterSlots.slot(of: plain) == slot { return plain }
+        let wrapped = Self.reasonKeyPrefix + "{" + jtiKey + "}"
+        return RedisClusterSlots.slot(of: wrapped) == slot ? wrapped : nil
+    }
 
     /// A key of the jti template that is not a reason key; with a template as broad as `{jti}`,
     /// `SCAN MATCH` also returns the reason keys, which are never listed as jtis.

@@ -34,12 +34,16 @@ public final class RedisRevocationStore: RevocationStore {
         /// `revocation.local_cache: tracking` and `revocation.local_cache_entries`.
         public var localCache: Bool
         public var localCacheEntries: Int
+        /// `revocation.redis_cluster_nodes`: when not empty, a Redis Cluster with these seeds.
+        public var clusterNodes: [ListenAddress]
 
         public init(url: RedisURL, jtiKey: String, subjectKey: String, tokenKey: String, timeout: TimeAmount,
                     leewaySeconds: Double, maxTTLSeconds: Double, tlsCAFile: String? = nil,
                     writeReplicas: Int = 0, replicationTimeout: TimeAmount = .seconds(1),
                     sentinels: [ListenAddress] = [], sentinelMaster: String = "mymaster",
-                    sentinelPassword: String? = nil, localCache: Bool = false, localCacheEntries: Int = 1_000_000) {
+                    sentinelPassword: String? = nil, localCache: Bool = false, localCacheEntries: Int = 1_000_000,
+                    clusterNodes: [ListenAddress] = []) {
+            self.clusterNodes = clusterNodes
             self.localCache = localCache
             self.localCacheEntries = localCacheEntries
             self.tlsCAFile = tlsCAFile
@@ -61,12 +65,11 @@ public final class RedisRevocationStore: RevocationStore {
     let layout: RedisKeyLayout
     let settings: Settings
     let topology: RedisTopology
-    private let connectionSet: RedisConnectionSet
     let now: @Sendable () -> Double
 
     /// The connections, as a service to run first in the service group: on graceful shutdown
     /// it closes them, after the listeners that use the store have drained.
-    public var service: Service { connectionSet }
+    public var service: Service { topology }
 
     /// Counters of the local cache, when it is on.
     private let cacheMetrics: RedisCacheMetrics?
@@ -74,7 +77,8 @@ public final class RedisRevocationStore: RevocationStore {
     /// `metricsFactory` is where the local cache's metrics go (when it is on).
     public init(settings: Settings, group: EventLoopGroup, logger: Logger, metricsFactory: MetricsFactory? = nil,
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) async throws {
-        self.layout = try RedisKeyLayout(jtiKey: settings.jtiKey, subjectKey: settings.subjectKey, tokenKey: settings.tokenKey)
+        self.layout = try RedisKeyLayout(jtiKey: settings.jtiKey, subjectKey: settings.subjectKey, tokenKey: settings.tokenKey,
+                                         cluster: !settings.clusterNodes.isEmpty)
         self.settings = settings
         self.now = now
         var tls: NIOSSLContext?
@@ -92,6 +96,16 @@ public final class RedisRevocationStore: RevocationStore {
         let connectionSettings = RedisConnection.Settings(
             username: settings.url.username, password: settings.url.password, database: settings.url.database,
             timeout: settings.timeout, tls: tls)
+        if !settings.clusterNodes.isEmpty {
+            cacheMetrics = nil
+            topology = try await RedisCluster.start(
+                group: group,
+                settings: RedisCluster.Settings(seeds: settings.clusterNodes.map { RedisAddress(host: $0.host, port: $0.port) },
+                                                connection: connectionSettings,
+                                                metrics: metricsFactory ?? MetricsSystem.factory),
+                logger: logger)
+            return
+        }
         let source: RedisAddressSource
         var companions: [RedisCompanion] = []
         if settings.sentinels.isEmpty {
@@ -111,10 +125,9 @@ public final class RedisRevocationStore: RevocationStore {
             cache = RedisTracking.Settings(prefixes: layout.trackedPrefixes, entries: settings.localCacheEntries, metrics: metrics)
         }
         cacheMetrics = cache?.metrics
-        connectionSet = try await RedisConnectionSet.start(
+        topology = try await RedisConnectionSet.start(
             group: group, settings: connectionSettings, source: source, cache: cache, companions: companions,
             logger: logger)
-        topology = connectionSet
     }
 
     // MARK: Per-request check
@@ -173,11 +186,11 @@ public final class RedisRevocationStore: RevocationStore {
         let ttl = Self.ttl(until, now: time)
         if ttl > 0 {
             let key = layout.jti.key(value)
-            let reasonKey = RedisKeyLayout.reasonKey(of: key)
-            let results = try await transaction([
-                ["SET", key, "1", "EX", String(ttl)],
-                reason.map { ["SET", reasonKey, $0, "EX", String(ttl)] } ?? ["DEL", reasonKey],
-            ], replicated: true)
+            var commands = [["SET", key, "1", "EX", String(ttl)]]
+            if let reasonKey = layout.reasonKey(of: key) {
+                commands.append(reason.map { ["SET", reasonKey, $0, "EX", String(ttl)] } ?? ["DEL", reasonKey])
+            }
+            let results = try await transaction(commands, replicated: true)
             try expectOK(results[0])
             await topology.invalidateLocally([key])
         }
@@ -199,15 +212,17 @@ public final class RedisRevocationStore: RevocationStore {
     /// `TTL` of the jti key and `GET` of its reason key, pipelined.
     public func lookup(jti value: String) async throws(RevocationStoreError) -> RevocationRecord? {
         let key = layout.jti.key(value)
-        let replies = try await pipeline([["TTL", key], ["GET", RedisKeyLayout.reasonKey(of: key)]])
+        let reasonKey = layout.reasonKey(of: key)
+        let replies = try await pipeline([["TTL", key]] + (reasonKey.map { [["GET", $0]] } ?? []))
         guard let seconds = try remainingSeconds(replies[0]) else { return nil }
         return RevocationRecord(jti: value, expiresAt: now() + Double(seconds), ttlSeconds: seconds,
-                                reason: replies[1].text)
+                                reason: replies.count > 1 ? replies[1].text : nil)
     }
 
     public func unrevoke(jti value: String) async throws(RevocationStoreError) -> Bool {
         let key = layout.jti.key(value)
-        let results = try await transaction([["DEL", key], ["DEL", RedisKeyLayout.reasonKey(of: key)]], replicated: false)
+        let results = try await transaction([["DEL", key]] + (layout.reasonKey(of: key).map { [["DEL", $0]] } ?? []),
+                                            replicated: false)
         guard case .integer(let removed) = results[0] else {
             throw RevocationStoreError(.unavailable, "unexpected reply to DEL")
         }

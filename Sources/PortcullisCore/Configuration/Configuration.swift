@@ -145,6 +145,8 @@ public struct Configuration: Sendable, Equatable {
         public var redisSentinelPassword: String? = nil
         /// A revocation is acknowledged only once this many replicas confirmed it (`WAIT`).
         public var writeReplicas = 0
+        /// When not empty, the store is a Redis Cluster and these are its seed nodes.
+        public var redisClusterNodes: [ListenAddress] = []
         public var localCache: LocalCacheMode = .off
         /// The most answers the local cache holds (over every event loop).
         public var localCacheEntries = 1_000_000

@@ -111,6 +111,20 @@ extension ConfigurationLoadSession {
             fail("revocation.local_cache", value: revocation.localCache.rawValue,
                  reason: "needs revocation.store: redis (the memory store answers from memory already)")
         }
+        if !revocation.redisClusterNodes.isEmpty, !failedKeys.contains("revocation.redis_cluster_nodes") {
+            if !revocation.redisSentinels.isEmpty {
+                fail("revocation.redis_cluster_nodes", value: nil,
+                     reason: "and revocation.redis_sentinels are both set; a Redis Cluster has no Sentinels, keep one")
+            }
+            if revocation.redisURL.database != 0, !failedKeys.contains("revocation.redis_url") {
+                fail("revocation.redis_url", value: nil,
+                     reason: "names db \(revocation.redisURL.database), but a Redis Cluster has only db 0 (revocation.redis_cluster_nodes is set)")
+            }
+            if revocation.localCache == .tracking, !failedKeys.contains("revocation.local_cache") {
+                fail("revocation.local_cache", value: revocation.localCache.rawValue,
+                     reason: "is not supported with revocation.redis_cluster_nodes yet; use off")
+            }
+        }
         if revocation.redisSentinelPassword != nil, revocation.redisSentinels.isEmpty,
            !failedKeys.contains("revocation.redis_sentinels") {
             fail("revocation.redis_sentinel_password", value: ConfigurationKey.redactedText,

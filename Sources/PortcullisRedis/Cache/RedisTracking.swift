@@ -65,7 +65,7 @@ final class RedisTracking: Sendable {
     /// each family. An empty prefix (a template that starts with its placeholder) means every key.
     static func prefixes(of candidates: [String]) -> [String] {
         var kept: [String] = []
-        for prefix in Set(candidates).sorted(by: { $0.count < $1.count }) where !kept.contains(where: { prefix.hasPrefix($0) }) {
+        for prefix in Set(candidates).sorted(by: { ($0.count, $0) < ($1.count, $1) }) where !kept.contains(where: { prefix.hasPrefix($0) }) {
             kept.append(prefix)
         }
         return kept.contains("") ? [] : kept

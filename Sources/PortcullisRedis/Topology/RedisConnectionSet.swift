@@ -109,6 +109,12 @@ final class RedisConnectionSet: RedisTopology, Service {
         return try await promise.futureResult.get()
     }
 
+    var scanNodeCount: Int { 1 }
+
+    func execute(_ commands: [[String]], timeout: TimeAmount?, onNode index: Int) async throws -> [RedisReply] {
+        try await execute(commands, timeout: timeout)
+    }
+
     /// Runs `body` with each loop's cache, on that loop.
     func forEachCache(_ body: @escaping @Sendable (RedisLoopCache) -> Void) {
         for loop in loops {

@@ -180,6 +180,9 @@ final class RedisSentinel: RedisAddressSource, RedisCompanion, Sendable {
 enum RedisOneShot {
     static func run(_ commands: [[String]], at address: RedisAddress, on loop: EventLoop, tls: NIOSSLContext?,
                     timeout: TimeAmount) -> EventLoopFuture<[RedisReply]> {
+        guard loop.inEventLoop else {
+            return loop.flatSubmit { run(commands, at: address, on: loop, tls: tls, timeout: timeout) }
+        }
         let promise = loop.makePromise(of: [RedisReply].self)
         let deadline = loop.scheduleTask(in: timeout) {
             promise.fail(RedisUnavailable(description: "no answer within \(timeout.nanoseconds / 1_000_000)ms"))
