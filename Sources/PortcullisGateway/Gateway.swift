@@ -152,6 +152,7 @@ public final class Gateway: Sendable {
                               keysReady: { jwks?.isLoaded ?? true },
                               logger: logger))
         } catch {
+            await (store as? RedisRevocationStore)?.shutdown()
             throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
         }
         do {
@@ -169,6 +170,7 @@ public final class Gateway: Sendable {
             live.attach(proxy: proxy, unknownKeyObserver: nil)
         } catch {
             try? await admin.shutdown()
+            await (store as? RedisRevocationStore)?.shutdown()
             throw StartupError(description: "proxy.listen \(c.proxy.listen.host):\(c.proxy.listen.port): \(error)")
         }
         logger.info("listening", metadata: [

@@ -84,8 +84,9 @@ final class RedisConnection {
     var onLost: (() -> Void)?
     /// Pub/sub messages (`message` arrays), which answer no command.
     var onPush: ((RedisReply) -> Void)?
-    /// While ready, a `PING` every `interval` that must be answered within `timeout`: a
-    /// connection silent for longer is dropped even when it has nothing else to do.
+    /// While ready, a `PING` every `interval` that must be answered within `timeout` (or the
+    /// connection's own timeout, when shorter): a connection silent for longer is dropped even
+    /// when it has nothing else to do.
     var keepAlive: (interval: TimeAmount, timeout: TimeAmount)?
 
     init(eventLoop: EventLoop, settings: Settings, source: RedisAddressSource, logger: Logger) {
@@ -275,7 +276,9 @@ final class RedisConnection {
         keepAliveTask = eventLoop.assumeIsolated().scheduleTask(in: keepAlive.interval) {
             self.keepAliveTask = nil
             guard self.machine.isReady, let channel = self.channel else { return }
-            self.write(["PING"], on: channel, timeout: keepAlive.timeout) { _ in }
+            // Never a deadline later than the connection's own: only the oldest outstanding
+            // command's deadline is watched, and a lookup behind the ping must not wait longer.
+            self.write(["PING"], on: channel, timeout: min(keepAlive.timeout, self.settings.timeout)) { _ in }
             self.startKeepAlive()
         }
     }
