@@ -60,6 +60,40 @@ final class RedisSentinelTests: XCTestCase {
         try await failOver(deployment, h, by: .killingTheMaster)
     }
 
+    /// The local cache across a failover: its invalidation connection follows the master too,
+    /// so after the switch a revocation written on the new master by hand still reaches it.
+    func testLocalCacheFollowsTheFailover() async throws {
+        let deployment = try SentinelDeployment()
+        let h = try await gateway(deployment, ["PORTCULLIS_REVOCATION_LOCAL_CACHE": "tracking"])
+        func inUse() throws -> Bool {
+            try h.adminClient().request("GET", "/metrics").bodyText.contains("portcullis_revocation_cache_in_use 1")
+        }
+        func status(_ token: String) throws -> Int {
+            try h.client().request("GET", "/", headers: [("Authorization", "Bearer \(token)")]).status
+        }
+        try deployment.master.waitUntil(seconds: 5, "the cache is in use") { (try? inUse()) == true }
+        let token = h.token(jti: "cached-across")
+        for _ in 0..<4 { XCTAssertEqual(try status(token), 200) }
+        var answer = ""
+        let deadline = Date().addingTimeInterval(10)
+        while answer != "OK" && Date() < deadline {
+            answer = try deployment.sentinels[0].cli(["SENTINEL", "FAILOVER", "mymaster"])
+            if answer != "OK" { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        XCTAssertEqual(answer, "OK")
+        try deployment.replica.waitUntil(seconds: 10, "every Portcullis connection is on the new master") {
+            SentinelDeployment.portcullisConnections(on: deployment.replica) >= 4
+        }
+        try deployment.replica.waitUntil(seconds: 5, "the cache is in use again") { (try? inUse()) == true }
+        XCTAssertEqual(try status(token), 200)
+        let change = ContinuousClock.now
+        try deployment.replica.cli(["SETEX", "portcullis:jti:cached-across", "300", "1"])
+        // Showing that the revoked token is not admitted past the 100 ms bound.
+        try await Task.sleep(until: change + .milliseconds(100))
+        for _ in 0..<5 { XCTAssertEqual(try status(token), 401) }
+        await h.stop()
+    }
+
     private enum Failover {
         case sentinelFailover
         case killingTheMaster

@@ -1,4 +1,5 @@
 import XCTest
+@testable import PortcullisCore
 @testable import PortcullisRedis
 
 /// Slots, hash tags, redirections and slot maps, against the values Redis's own
@@ -68,5 +69,18 @@ final class RedisClusterSlotsTests: XCTestCase {
         fromShards.move(300, to: RedisAddress(host: "127.0.0.1", port: 7002))
         XCTAssertEqual(fromShards.master(of: 300), RedisAddress(host: "127.0.0.1", port: 7002))
         XCTAssertNil(RedisSlotMap.parse(shards: .error("ERR unknown subcommand")))
+    }
+}
+
+final class ScanCursorNodeTests: XCTestCase {
+    func testACursorCarriesItsClusterNode() throws {
+        var cursor = ScanCursor(position: 42, count: 100, progress: .init(lastKey: "portcullis:jti:a:b", batchEnd: 7))
+        XCTAssertEqual(ScanCursor(encoded: cursor.encoded), cursor, "node 0: the format of a standalone listing")
+        cursor.node = 2
+        let decoded = try XCTUnwrap(ScanCursor(encoded: cursor.encoded))
+        XCTAssertEqual(decoded, cursor)
+        XCTAssertEqual(decoded.node, 2)
+        XCTAssertNil(ScanCursor(encoded: Base64URL.encode("n0.s1:0:100::".utf8)), "node 0 is never written out")
+        XCTAssertNil(ScanCursor(encoded: Base64URL.encode("nx.s1:0:100::".utf8)))
     }
 }
