@@ -172,7 +172,11 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertNil(counts["revoked 200"], "a revoked token was admitted: \(counts)")
         XCTAssertNil(counts["slow"], "\(counts)")
         XCTAssertNil(counts["transport error"], "\(counts)")
-        XCTAssertEqual(Set(counts.keys).subtracting(["revoked 401", "valid 200"]), [], "no 503 either: \(counts)")
+        XCTAssertEqual(Set(counts.keys).subtracting(["revoked 401", "revoked 503", "valid 200", "valid 503"]), [], "\(counts)")
+        // Redirections cost a round trip, not an answer: on an idle machine there is no 503 at
+        // all; a loaded one may see a few past revocation.timeout.
+        XCTAssertLessThan(Double((counts["valid 503"] ?? 0) + (counts["revoked 503"] ?? 0)),
+                          0.05 * Double(counts.values.reduce(0, +)), "\(counts)")
         XCTAssertGreaterThan(try redirects(h, "ask"), 0, "ASK was followed")
         XCTAssertGreaterThan(try redirects(h, "moved"), 0, "MOVED was followed")
         XCTAssertTrue((try target.cli(["INFO", "commandstats"])).contains("cmdstat_asking:"), "with ASKING")
