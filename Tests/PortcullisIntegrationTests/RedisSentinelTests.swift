@@ -94,6 +94,44 @@ final class RedisSentinelTests: XCTestCase {
         await h.stop()
     }
 
+    /// A master demoted behind Sentinel's back (`REPLICAOF` by hand): the next admin write gets
+    /// `READONLY`, Portcullis leaves the node, `ROLE` keeps it from coming back while it is a
+    /// replica, and nothing is acknowledged in between. Once it is master again, writes work.
+    func testReadOnlyFromADemotedMasterIsNeverAcknowledged() async throws {
+        let deployment = try SentinelDeployment()
+        let h = try await gateway(deployment)
+        func adminConnections(_ server: RedisServer) -> Int {
+            ((try? server.cli(["CLIENT", "LIST"])) ?? "").split(separator: "\n").filter { $0.contains("name=portcullis-admin") }.count
+        }
+        XCTAssertEqual(try h.revoke(jti: "ro-before").status, 201)
+        XCTAssertEqual(adminConnections(deployment.master), 1)
+        // Swap the roles by hand; the Sentinels still name the old master.
+        try deployment.replica.cli(["REPLICAOF", "NO", "ONE"])
+        try deployment.master.cli(["REPLICAOF", "127.0.0.1", "\(deployment.replica.port)"])
+        let refused = try h.revoke(jti: "ro-during")
+        XCTAssertEqual(refused.status, 503, "READONLY is not a 201: \(refused.bodyText)")
+        try deployment.master.waitUntil(seconds: 3, "the admin connection leaves the demoted master") {
+            adminConnections(deployment.master) == 0
+        }
+        // Showing that it does not come back while the node is a replica (ROLE says slave).
+        try await Task.sleep(for: .milliseconds(500))
+        XCTAssertEqual(adminConnections(deployment.master), 0)
+        XCTAssertNotEqual(try h.revoke(jti: "ro-during-2").status, 201)
+        // Master again: Portcullis is back within its backoff.
+        try deployment.master.cli(["REPLICAOF", "NO", "ONE"])
+        try deployment.replica.cli(["REPLICAOF", "127.0.0.1", "\(deployment.master.port)"])
+        var status = 0
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            status = try h.revoke(jti: "ro-after").status
+            if status == 201 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertEqual(status, 201)
+        XCTAssertEqual(try deployment.master.cli(["EXISTS", "portcullis:jti:ro-after"]), "1")
+        await h.stop()
+    }
+
     private enum Failover {
         case sentinelFailover
         case killingTheMaster
