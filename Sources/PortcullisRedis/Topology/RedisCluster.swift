@@ -238,9 +238,18 @@ final class RedisCluster: RedisTopology, Service {
             throw RedisUnavailable(description: "no Redis Cluster master known")
         }
         var asking = false
-        for _ in 0..<5 {
+        for attempt in 0..<5 {
             let sent = asking ? [["ASKING"]] + commands : commands
-            var replies = try await send(sent, to: address, timeout: timeout)
+            var replies: [RedisReply]
+            do {
+                replies = try await send(sent, to: address, timeout: timeout)
+            } catch let error as RedisUnavailable where attempt < 4 {
+                // A node just named by MOVED or a new map may still be connecting.
+                logger.debug("Redis Cluster node not ready; trying again", metadata: ["redis.node": "\(address)", "error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(50))
+                address = key.flatMap(master(of:)) ?? address
+                continue
+            }
             if asking { replies.removeFirst() }
             guard let redirect = replies.lazy.compactMap(RedisRedirect.init).first else { return replies }
             count(redirect)

@@ -132,10 +132,13 @@ final class RedisSentinel: RedisAddressSource, RedisCompanion, Sendable {
             return
         }
         let masterName = settings.masterName
+        var refused = false
         handler.onReply = { reply in
             switch reply {
             case .error(let message):
+                // A wrong redis_sentinel_password, most likely: ask again, but not in a tight loop.
                 self.logger.error("Sentinel refused the subscription", metadata: ["redis.sentinel": "\(sentinel)", "error": "\(message)"])
+                refused = true
                 channel.close(promise: nil)
             case .array(let parts) where parts.count == 3 && parts[0].text == "message":
                 // "<master name> <old ip> <old port> <new ip> <new port>"
@@ -149,7 +152,7 @@ final class RedisSentinel: RedisAddressSource, RedisCompanion, Sendable {
         }
         handler.onClose = {
             self.state.withLockedValue { state in state.subscribers.removeAll { $0 === channel } }
-            self.resubscribe(to: sentinel)
+            self.resubscribe(to: sentinel, after: refused ? .seconds(5) : .milliseconds(500))
         }
         var buffer = channel.allocator.buffer(capacity: 128)
         if let password = settings.password { RedisCommand.encode(["AUTH", password], into: &buffer) }
@@ -157,9 +160,9 @@ final class RedisSentinel: RedisAddressSource, RedisCompanion, Sendable {
         channel.writeAndFlush(buffer, promise: nil)
     }
 
-    private func resubscribe(to sentinel: RedisAddress) {
+    private func resubscribe(to sentinel: RedisAddress, after delay: TimeAmount = .milliseconds(500)) {
         guard !state.withLockedValue({ $0.stopped }) else { return }
-        eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { self.subscribe(to: sentinel) }
+        eventLoop.assumeIsolated().scheduleTask(in: delay) { self.subscribe(to: sentinel) }
     }
 
     private func announce(_ address: RedisAddress, by sentinel: RedisAddress) {
