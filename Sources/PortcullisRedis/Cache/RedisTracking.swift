@@ -21,7 +21,7 @@ import NIOCore
 /// visible in `portcullis_revocation_cache_invalidations_total`).
 ///
 /// **Never stale past a lost link**: both connections are pinged every 200 ms and dropped when
-/// a ping is not answered within 800 ms. When the invalidation connection drops, every cache is
+/// a ping is not answered within 800 ms (or `revocation.timeout`, when shorter). When the invalidation connection drops, every cache is
 /// emptied and bypassed; when a lookup connection drops (its tracking is gone with it), that
 /// loop's cache is. Tracking is turned on again, with the new connection's id, once both are
 /// back on the same node.
