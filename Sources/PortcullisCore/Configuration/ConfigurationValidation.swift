@@ -114,7 +114,7 @@ extension ConfigurationLoadSession {
         if !revocation.redisClusterNodes.isEmpty, !failedKeys.contains("revocation.redis_cluster_nodes") {
             if !revocation.redisSentinels.isEmpty {
                 fail("revocation.redis_cluster_nodes", value: nil,
-                     reason: "and revocation.redis_sentinels are both set; a Redis Cluster has no Sentinels, keep one")
+                     reason: "cannot be set together with revocation.redis_sentinels (a Redis Cluster fails over by itself); keep one")
             }
             if revocation.redisURL.database != 0, !failedKeys.contains("revocation.redis_url") {
                 fail("revocation.redis_url", value: nil,
