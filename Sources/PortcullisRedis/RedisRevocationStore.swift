@@ -96,13 +96,18 @@ public final class RedisRevocationStore: RevocationStore {
         let connectionSettings = RedisConnection.Settings(
             username: settings.url.username, password: settings.url.password, database: settings.url.database,
             timeout: settings.timeout, tls: tls)
+        var cache: RedisTracking.Settings?
+        if settings.localCache {
+            let metrics = RedisCacheMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+            cache = RedisTracking.Settings(prefixes: layout.trackedPrefixes, entries: settings.localCacheEntries, metrics: metrics)
+        }
+        cacheMetrics = cache?.metrics
         if !settings.clusterNodes.isEmpty {
-            cacheMetrics = nil
             topology = try await RedisCluster.start(
                 group: group,
                 settings: RedisCluster.Settings(seeds: settings.clusterNodes.map { RedisAddress(host: $0.host, port: $0.port) },
                                                 connection: connectionSettings,
-                                                metrics: metricsFactory ?? MetricsSystem.factory),
+                                                metrics: metricsFactory ?? MetricsSystem.factory, cache: cache),
                 logger: logger)
             return
         }
@@ -119,12 +124,6 @@ public final class RedisRevocationStore: RevocationStore {
             source = sentinel
             companions.append(sentinel)
         }
-        var cache: RedisTracking.Settings?
-        if settings.localCache {
-            let metrics = RedisCacheMetrics(factory: metricsFactory ?? MetricsSystem.factory)
-            cache = RedisTracking.Settings(prefixes: layout.trackedPrefixes, entries: settings.localCacheEntries, metrics: metrics)
-        }
-        cacheMetrics = cache?.metrics
         topology = try await RedisConnectionSet.start(
             group: group, settings: connectionSettings, source: source, cache: cache, companions: companions,
             logger: logger)

@@ -83,11 +83,9 @@ final class RedisTopologyConfigurationTests: XCTestCase {
             "PORTCULLIS_REVOCATION_REDIS_CLUSTER_NODES": "10.0.0.1:7000",
             "PORTCULLIS_REVOCATION_REDIS_SENTINELS": "10.0.0.9:26379",
             "PORTCULLIS_REVOCATION_REDIS_URL": "redis://10.0.0.1:7000/3",
-            "PORTCULLIS_REVOCATION_LOCAL_CACHE": "tracking",
         ])
         XCTAssertTrue(found.contains { $0.key == "revocation.redis_cluster_nodes" && $0.reason.contains("revocation.redis_sentinels") }, "\(found)")
         XCTAssertTrue(found.contains { $0.key == "revocation.redis_url" && $0.reason.contains("db 3") }, "\(found)")
-        XCTAssertTrue(found.contains { $0.key == "revocation.local_cache" && $0.reason.contains("revocation.redis_cluster_nodes") }, "\(found)")
     }
 
     func testContradictionsAreRefused() {

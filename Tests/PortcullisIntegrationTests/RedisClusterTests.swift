@@ -232,3 +232,61 @@ final class RedisClusterTests: XCTestCase {
         await h.stop()
     }
 }
+
+/// `revocation.local_cache: tracking` on a cluster: one invalidation connection per master.
+final class RedisClusterLocalCacheTests: XCTestCase {
+    func testChangesOnAnyMasterReachTheCacheAndALostLinkBypassesIt() async throws {
+        let cluster = try RedisClusterDeployment()
+        let h = try await GatewayHarness(environment: [
+            "PORTCULLIS_REVOCATION_STORE": "redis", "PORTCULLIS_REVOCATION_REDIS_CLUSTER_NODES": cluster.seeds,
+            "PORTCULLIS_REVOCATION_LOCAL_CACHE": "tracking",
+        ])
+        func metric(_ name: String) throws -> Double {
+            let text = try h.adminClient().request("GET", "/metrics").bodyText
+            let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? .nan
+        }
+        func status(_ client: RawHTTPClient, _ token: String) throws -> Int {
+            try client.request("GET", "/", headers: [("Authorization", "Bearer \(token)")]).status
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while (try? metric("portcullis_revocation_cache_in_use")) != 1 && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertEqual(try metric("portcullis_revocation_cache_in_use"), 1, "tracked on every master")
+        // Tokens whose keys live on different masters, cached on one loop.
+        let client = try h.client()
+        let tokens = (0..<12).map { h.token(sub: "cluster-cache-\($0)", jti: "cluster-cache-\($0)") }
+        for token in tokens { XCTAssertEqual(try status(client, token), 200) }
+        let hits = try metric("portcullis_revocation_cache_hits_total")
+        for token in tokens { XCTAssertEqual(try status(client, token), 200) }
+        XCTAssertEqual(try metric("portcullis_revocation_cache_hits_total"), hits + 12)
+        // Revoked by hand on whichever master holds each key.
+        let change = ContinuousClock.now
+        try cluster.cli(script: (0..<12).map { ["SETEX", "portcullis:jti:cluster-cache-\($0)", "300", "1"] })
+        try await Task.sleep(until: change + .milliseconds(100))
+        for token in tokens { XCTAssertEqual(try status(client, token), 401) }
+
+        // The invalidation connection of the master holding one cached key, killed with a
+        // write in the same transaction: that write's invalidation is lost for sure.
+        let token = h.token(sub: "cluster-cache-kill", jti: "cluster-cache-kill")
+        let key = "portcullis:jti:cluster-cache-kill"
+        XCTAssertEqual(try status(client, token), 200)
+        XCTAssertEqual(try status(client, token), 200)
+        let node = try XCTUnwrap(cluster.master(ofSlot: try cluster.slot(of: key)))
+        let ids = try node.cli(["CLIENT", "LIST"]).split(separator: "\n").filter { $0.contains("name=portcullis-invalidation ") }
+            .compactMap { $0.split(separator: " ").first { $0.hasPrefix("id=") }.map { String($0.dropFirst(3)) } }
+        XCTAssertEqual(ids.count, 1)
+        let killedAt = ContinuousClock.now
+        let output = try node.cli(script: [["MULTI"]] + ids.map { ["CLIENT", "KILL", "ID", $0] } + [["SETEX", key, "300", "1"], ["EXEC"]])
+        XCTAssertFalse(output.contains("ERR"), output)
+        try await Task.sleep(until: killedAt + .milliseconds(100))
+        XCTAssertNotEqual(try status(client, token), 200, "the lost invalidation is covered by emptying the cache")
+        let back = Date().addingTimeInterval(5)
+        while (try? metric("portcullis_revocation_cache_in_use")) != 1 && Date() < back {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTAssertEqual(try metric("portcullis_revocation_cache_in_use"), 1, "back in use")
+        await h.stop()
+    }
+}

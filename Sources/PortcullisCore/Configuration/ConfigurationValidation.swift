@@ -120,10 +120,6 @@ extension ConfigurationLoadSession {
                 fail("revocation.redis_url", value: nil,
                      reason: "names db \(revocation.redisURL.database), but a Redis Cluster has only db 0 (revocation.redis_cluster_nodes is set)")
             }
-            if revocation.localCache == .tracking, !failedKeys.contains("revocation.local_cache") {
-                fail("revocation.local_cache", value: revocation.localCache.rawValue,
-                     reason: "is not supported with revocation.redis_cluster_nodes yet; use off")
-            }
         }
         if revocation.redisSentinelPassword != nil, revocation.redisSentinels.isEmpty,
            !failedKeys.contains("revocation.redis_sentinels") {

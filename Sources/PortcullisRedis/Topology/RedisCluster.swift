@@ -27,6 +27,8 @@ final class RedisCluster: RedisTopology, Service {
         var refreshInterval: TimeAmount = .seconds(5)
         var queryTimeout: TimeAmount = .milliseconds(500)
         var metrics: MetricsFactory
+        /// `revocation.local_cache: tracking`, per master (see `RedisClusterTracking`).
+        var cache: RedisTracking.Settings?
     }
 
     /// `portcullis_redis_cluster_redirects_total{kind}`: MOVED, ASK and TRYAGAIN followed.
@@ -37,6 +39,10 @@ final class RedisCluster: RedisTopology, Service {
     private let lookups: [ObjectIdentifier: NIOLoopBound<RedisNodeConnections>]
     private let admin: NIOLoopBound<RedisNodeConnections>
     private let map = NIOLockedValueBox(RedisSlotMap.empty)
+    private let tracking: RedisClusterTracking?
+    private let loopTracking: [ObjectIdentifier: NIOLoopBound<RedisClusterLoopTracking>]
+    /// One invalidation connection per master, on the admin loop (with the local cache).
+    private let invalidations: NIOLoopBound<RedisNodeConnections>?
     private let refresh = NIOLockedValueBox(RefreshState())
     private let logger: Logger
 
@@ -47,8 +53,13 @@ final class RedisCluster: RedisTopology, Service {
     }
 
     private init(settings: Settings, loops: [EventLoop], lookups: [ObjectIdentifier: NIOLoopBound<RedisNodeConnections>],
-                 admin: NIOLoopBound<RedisNodeConnections>, logger: Logger) {
+                 admin: NIOLoopBound<RedisNodeConnections>, tracking: RedisClusterTracking?,
+                 loopTracking: [ObjectIdentifier: NIOLoopBound<RedisClusterLoopTracking>],
+                 invalidations: NIOLoopBound<RedisNodeConnections>?, logger: Logger) {
         self.settings = settings
+        self.tracking = tracking
+        self.loopTracking = loopTracking
+        self.invalidations = invalidations
         self.loops = loops
         self.lookups = lookups
         self.admin = admin
@@ -68,18 +79,48 @@ final class RedisCluster: RedisTopology, Service {
 
     static func start(group: EventLoopGroup, settings: Settings, logger: Logger) async throws -> RedisCluster {
         let loops = Array(group.makeIterator())
+        let tracking = settings.cache.map { RedisClusterTracking(settings: $0, loopCount: loops.count, logger: logger) }
         var lookups: [ObjectIdentifier: NIOLoopBound<RedisNodeConnections>] = [:]
+        var loopTracking: [ObjectIdentifier: NIOLoopBound<RedisClusterLoopTracking>] = [:]
         for loop in loops {
-            lookups[ObjectIdentifier(loop)] = try await loop.submit {
-                NIOLoopBound(RedisNodeConnections(eventLoop: loop, settings: settings.connection, logger: logger), eventLoop: loop)
+            let (nodes, cache) = try await loop.submit {
+                let nodes = RedisNodeConnections(eventLoop: loop, settings: settings.connection, logger: logger)
+                let perLoop = tracking?.makeLoop()
+                if let tracking, let perLoop {
+                    nodes.configure = { connection, address in tracking.attach(lookup: connection, node: address, loop: perLoop) }
+                }
+                return (NIOLoopBound(nodes, eventLoop: loop), perLoop.map { NIOLoopBound($0, eventLoop: loop) })
             }.get()
+            lookups[ObjectIdentifier(loop)] = nodes
+            if let cache { loopTracking[ObjectIdentifier(loop)] = cache }
         }
         let adminLoop = loops[0]
         let adminSettings = settings.connection.withRole("admin")
         let admin = try await adminLoop.submit {
             NIOLoopBound(RedisNodeConnections(eventLoop: adminLoop, settings: adminSettings, logger: logger), eventLoop: adminLoop)
         }.get()
-        let cluster = RedisCluster(settings: settings, loops: loops, lookups: lookups, admin: admin, logger: logger)
+        var invalidations: NIOLoopBound<RedisNodeConnections>?
+        if let tracking {
+            let invalidationSettings = settings.connection.withRole("invalidation")
+            let perLoop = loops.compactMap { loop -> (EventLoop, NIOLoopBound<RedisNodeConnections>, NIOLoopBound<RedisClusterLoopTracking>)? in
+                guard let nodes = lookups[ObjectIdentifier(loop)], let cache = loopTracking[ObjectIdentifier(loop)] else { return nil }
+                return (loop, nodes, cache)
+            }
+            let everyLoop = perLoop
+            invalidations = try await adminLoop.submit {
+                let nodes = RedisNodeConnections(eventLoop: adminLoop, settings: invalidationSettings, logger: logger)
+                nodes.configure = { connection, address in
+                    tracking.attach(invalidation: connection, node: address) { body in
+                        for (loop, lookups, cache) in everyLoop {
+                            loop.execute { body(lookups.value.existing(address), cache.value) }
+                        }
+                    }
+                }
+                return NIOLoopBound(nodes, eventLoop: adminLoop)
+            }.get()
+        }
+        let cluster = RedisCluster(settings: settings, loops: loops, lookups: lookups, admin: admin, tracking: tracking,
+                                   loopTracking: loopTracking, invalidations: invalidations, logger: logger)
         await cluster.readMap()
         return cluster
     }
@@ -126,10 +167,17 @@ final class RedisCluster: RedisTopology, Service {
         let masters = new.masters
         for loop in loops {
             guard let nodes = lookups[ObjectIdentifier(loop)] else { continue }
-            loop.execute { nodes.value.keep(only: masters) }
+            let cache = loopTracking[ObjectIdentifier(loop)]
+            loop.execute {
+                cache?.value.require(masters)
+                nodes.value.keep(only: masters)
+            }
         }
         let admin = self.admin
         admin.eventLoop.execute { admin.value.keep(only: masters) }
+        if let invalidations {
+            invalidations.eventLoop.execute { invalidations.value.keep(only: masters) }
+        }
     }
 
     /// From a loop, after a `MOVED` or a node that cannot be reached: read the map again soon.
@@ -291,9 +339,17 @@ final class RedisCluster: RedisTopology, Service {
         }
     }
 
-    func localCache() -> RedisLoopCache? { nil }
+    func localCache() -> RedisLoopCache? {
+        guard tracking != nil, let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
+        return loopTracking[ObjectIdentifier(loop)]?.value.cache
+    }
 
-    func invalidateLocally(_ keys: [String]) async {}
+    func invalidateLocally(_ keys: [String]) async {
+        for loop in loops {
+            guard let cache = loopTracking[ObjectIdentifier(loop)] else { continue }
+            try? await loop.submit { cache.value.cache.invalidate(keys) }.get()
+        }
+    }
 
     // MARK: Lifecycle
 
@@ -315,6 +371,9 @@ final class RedisCluster: RedisTopology, Service {
         }
         let admin = self.admin
         try? await admin.eventLoop.submit { admin.value.shutdown() }.get()
+        if let invalidations {
+            try? await invalidations.eventLoop.submit { invalidations.value.shutdown() }.get()
+        }
     }
 }
 
@@ -326,6 +385,8 @@ final class RedisNodeConnections {
     private let logger: Logger
     private var connections: [RedisAddress: RedisConnection] = [:]
     private var stopped = false
+    /// Called on each new connection before it starts (the local cache's hooks).
+    var configure: ((RedisConnection, RedisAddress) -> Void)?
 
     init(eventLoop: EventLoop, settings: RedisConnection.Settings, logger: Logger) {
         self.eventLoop = eventLoop
@@ -339,10 +400,13 @@ final class RedisNodeConnections {
                                          logger: logger)
         if !stopped {
             connections[address] = connection
+            configure?(connection, address)
             connection.start()
         }
         return connection
     }
+
+    func existing(_ address: RedisAddress) -> RedisConnection? { connections[address] }
 
     /// Connects to every master up front and closes connections to nodes no longer masters.
     func keep(only masters: [RedisAddress]) {
