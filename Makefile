@@ -2,9 +2,9 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages: Redis for the integration tests, hiredis for the Redis store's RESP codec,
-# openssl for the TLS test's throwaway certificates.
-TEST_PACKAGES := redis-server libhiredis-dev openssl
+# Debian packages: Redis (server, Sentinel, redis-cli) for the integration tests, hiredis for
+# the Redis store's RESP codec, openssl for the TLS test's throwaway certificates.
+TEST_PACKAGES := redis-server redis-sentinel redis-tools libhiredis-dev openssl
 
 .PHONY: build release run test bench deps clean
 

@@ -68,6 +68,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         // Signing keys from jwt.jwks_url: an HTTP(S) fetch, refreshed in the background.
         .target(name: "PortcullisJWKS", dependencies: [
@@ -119,6 +121,11 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // The Redis store's state machines and cache, driven with no socket.
+        .testTarget(name: "PortcullisRedisTests", dependencies: [
+            "PortcullisRedis", "PortcullisCore",
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "PortcullisIntegrationTests", dependencies: [
             "PortcullisCore", "PortcullisGateway", "PortcullisProxy", "PortcullisAdmin",

@@ -137,6 +137,9 @@ public struct AdminAPI: Sendable {
         } catch let error as RevocationStoreError {
             logger.error("revocation store failed", metadata: ["error": "\(error)"])
             if error.code == .badCursor { return .error(400, error.detail, "BadRequest") }
+            if error.code == .notReplicated {
+                return .error(503, "Revocation not replicated", "RevocationNotReplicatedError")
+            }
             return .error(503, "Revocation store unavailable", "RevocationStoreUnavailableError")
         } catch {
             return .error(500, "Internal error", "InternalError")

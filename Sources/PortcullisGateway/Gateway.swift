@@ -27,6 +27,9 @@ public final class Gateway: Sendable {
     public let store: RevocationStore
     /// The embedded store, when that is the one in use (it needs the expiry sweeper).
     private let memoryStore: MemoryRevocationStore?
+    /// The Redis store's connections, when that is the store in use: the first service, so
+    /// they close after the listeners have drained.
+    private let redisService: Service?
     private let logger: Logger
     private let serviceGroup = NIOLockedValueBox<ServiceGroup?>(nil)
     /// The gate in force; reloads and JWKS refreshes replace it.
@@ -75,19 +78,39 @@ public final class Gateway: Sendable {
                 "store": "memory", "file": "\(c.revocation.file)", "entries": "\(memory.loadReport.liveEntries)"])
             store = memory
             memoryStore = memory
+            redisService = nil
         case .redis:
+            let redis: RedisRevocationStore
             do {
-                store = try await RedisRevocationStore(
+                redis = try await RedisRevocationStore(
                     settings: .init(url: c.revocation.redisURL, jtiKey: c.revocation.jtiKey,
                                     subjectKey: c.revocation.subjectKey, tokenKey: c.revocation.tokenKey,
                                     timeout: TimeAmount(c.revocation.timeout), leewaySeconds: c.jwt.leeway.seconds,
-                                    maxTTLSeconds: c.revocation.maxTTL.seconds, tlsCAFile: c.revocation.redisTLSCAFile),
-                    group: group, logger: logger)
+                                    maxTTLSeconds: c.revocation.maxTTL.seconds, tlsCAFile: c.revocation.redisTLSCAFile,
+                                    writeReplicas: c.revocation.writeReplicas,
+                                    sentinels: c.revocation.redisSentinels,
+                                    sentinelMaster: c.revocation.redisSentinelMaster,
+                                    sentinelPassword: c.revocation.redisSentinelPassword,
+                                    localCache: c.revocation.localCache == .tracking,
+                                    localCacheEntries: c.revocation.localCacheEntries,
+                                    clusterNodes: c.revocation.redisClusterNodes),
+                    group: group, logger: logger, metricsFactory: factory)
             } catch let error as RevocationStoreError {
                 throw StartupError(description: error.detail)
             }
+            store = redis
             memoryStore = nil
-            logger.info("revocation store: redis", metadata: ["redis": "\(c.revocation.redisURL)"])
+            redisService = redis.service
+            var metadata: Logger.Metadata = ["redis": "\(c.revocation.redisURL)"]
+            if !c.revocation.redisSentinels.isEmpty {
+                metadata["redis.sentinels"] = "\(c.revocation.redisSentinels.map(\.description).joined(separator: ","))"
+                metadata["redis.master_name"] = "\(c.revocation.redisSentinelMaster)"
+            }
+            if c.revocation.localCache == .tracking { metadata["local_cache"] = "tracking" }
+            if !c.revocation.redisClusterNodes.isEmpty {
+                metadata["redis.cluster_nodes"] = "\(c.revocation.redisClusterNodes.map(\.description).joined(separator: ","))"
+            }
+            logger.info("revocation store: redis", metadata: metadata)
         }
 
         let live = LiveGate(configuration: c, gate: initialGate, store: store)
@@ -144,6 +167,7 @@ public final class Gateway: Sendable {
                               logger: logger),
                 tls: adminTLS)
         } catch {
+            await (store as? RedisRevocationStore)?.shutdown()
             throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
         }
         do {
@@ -163,6 +187,7 @@ public final class Gateway: Sendable {
             live.attach(proxy: proxy, unknownKeyObserver: nil)
         } catch {
             try? await admin.shutdown()
+            await (store as? RedisRevocationStore)?.shutdown()
             throw StartupError(description: "proxy.listen \(c.proxy.listen.host):\(c.proxy.listen.port): \(error)")
         }
         logger.info("listening", metadata: [
@@ -178,6 +203,7 @@ public final class Gateway: Sendable {
     public func run(signals: Bool = true,
                     reloadSource: (@Sendable () throws(ConfigurationError) -> Configuration)? = nil) async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let redisService { services.append(.init(service: redisService)) }
         if let memoryStore { services.append(.init(service: RevocationSweeper(store: memoryStore))) }
         if let jwks { services.append(.init(service: jwks)) }
         if let reloadSource { services.append(.init(service: ReloadOnHangup(reloader: reloader, load: reloadSource))) }

@@ -1,15 +1,17 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
 import PortcullisCore
+import CoreMetrics
+import ServiceLifecycle
 
 /// `revocation.store: redis`: the store several Portcullis replicas share (INTERFACE §5).
 ///
-/// A lookup is one round trip: `MGET jti-key subject-key [token-key]` on the connection of the
-/// calling event loop, pipelined with every other lookup of that loop.
+/// A lookup is one round trip: `EXISTS` of the jti (and raw-token) key and `GET` of the subject
+/// cut-off, pipelined on the connection of the calling event loop with every other lookup of
+/// that loop (see `RedisKeyLayout`). Where the connections go is the topology's business.
 public final class RedisRevocationStore: RevocationStore {
     public struct Settings: Sendable {
         public var url: RedisURL
@@ -21,9 +23,29 @@ public final class RedisRevocationStore: RevocationStore {
         public var maxTTLSeconds: Double
         /// For `rediss://`: trust this PEM CA bundle instead of the system's roots.
         public var tlsCAFile: String?
+        /// `revocation.write_replicas`: a revocation is acknowledged only once this many
+        /// replicas confirmed it (`WAIT`, within `replicationTimeout`).
+        public var writeReplicas: Int
+        public var replicationTimeout: TimeAmount
+        /// `revocation.redis_sentinels`: when not empty, the master is found through them.
+        public var sentinels: [ListenAddress]
+        public var sentinelMaster: String
+        public var sentinelPassword: String?
+        /// `revocation.local_cache: tracking` and `revocation.local_cache_entries`.
+        public var localCache: Bool
+        public var localCacheEntries: Int
+        /// `revocation.redis_cluster_nodes`: when not empty, a Redis Cluster with these seeds.
+        public var clusterNodes: [ListenAddress]
 
         public init(url: RedisURL, jtiKey: String, subjectKey: String, tokenKey: String, timeout: TimeAmount,
-                    leewaySeconds: Double, maxTTLSeconds: Double, tlsCAFile: String? = nil) {
+                    leewaySeconds: Double, maxTTLSeconds: Double, tlsCAFile: String? = nil,
+                    writeReplicas: Int = 0, replicationTimeout: TimeAmount = .seconds(1),
+                    sentinels: [ListenAddress] = [], sentinelMaster: String = "mymaster",
+                    sentinelPassword: String? = nil, localCache: Bool = false, localCacheEntries: Int = 1_000_000,
+                    clusterNodes: [ListenAddress] = []) {
+            self.clusterNodes = clusterNodes
+            self.localCache = localCache
+            self.localCacheEntries = localCacheEntries
             self.tlsCAFile = tlsCAFile
             self.url = url
             self.jtiKey = jtiKey
@@ -32,28 +54,32 @@ public final class RedisRevocationStore: RevocationStore {
             self.timeout = timeout
             self.leewaySeconds = leewaySeconds
             self.maxTTLSeconds = maxTTLSeconds
+            self.writeReplicas = writeReplicas
+            self.replicationTimeout = replicationTimeout
+            self.sentinels = sentinels
+            self.sentinelMaster = sentinelMaster
+            self.sentinelPassword = sentinelPassword
         }
     }
 
-    private let group: EventLoopGroup
-    private let connections: [ObjectIdentifier: NIOLoopBound<RedisConnection>]
-    private let loops: [EventLoop]
-    private let jti: KeyTemplate
-    private let subject: KeyTemplate
-    private let token: KeyTemplate?
-    private let settings: Settings
-    private let now: @Sendable () -> Double
+    let layout: RedisKeyLayout
+    let settings: Settings
+    let topology: RedisTopology
+    let now: @Sendable () -> Double
 
-    public init(settings: Settings, group: EventLoopGroup, logger: Logger,
+    /// The connections, as a service to run first in the service group: on graceful shutdown
+    /// it closes them, after the listeners that use the store have drained.
+    public var service: Service { topology }
+
+    /// Counters of the local cache, when it is on.
+    private let cacheMetrics: RedisCacheMetrics?
+
+    /// `metricsFactory` is where the local cache's metrics go (when it is on).
+    public init(settings: Settings, group: EventLoopGroup, logger: Logger, metricsFactory: MetricsFactory? = nil,
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) async throws {
-        guard let jti = KeyTemplate(settings.jtiKey, placeholder: "{jti}"),
-              let subject = KeyTemplate(settings.subjectKey, placeholder: "{sub}")
-        else { throw RevocationStoreError(.unavailable, "revocation key templates must contain {jti} and {sub}") }
-        self.jti = jti
-        self.subject = subject
-        self.token = KeyTemplate(settings.tokenKey, placeholder: "{token}")
+        self.layout = try RedisKeyLayout(jtiKey: settings.jtiKey, subjectKey: settings.subjectKey, tokenKey: settings.tokenKey,
+                                         cluster: !settings.clusterNodes.isEmpty)
         self.settings = settings
-        self.group = group
         self.now = now
         var tls: NIOSSLContext?
         if settings.url.tls {
@@ -68,69 +94,83 @@ public final class RedisRevocationStore: RevocationStore {
             }
         }
         let connectionSettings = RedisConnection.Settings(
-            host: settings.url.host, port: settings.url.port, username: settings.url.username,
-            password: settings.url.password, database: settings.url.database, timeout: settings.timeout, tls: tls)
-        var connections: [ObjectIdentifier: NIOLoopBound<RedisConnection>] = [:]
-        var loops: [EventLoop] = []
-        for loop in group.makeIterator() {
-            loops.append(loop)
-            connections[ObjectIdentifier(loop)] = try await loop.submit {
-                let connection = RedisConnection(eventLoop: loop, settings: connectionSettings, logger: logger)
-                connection.start()
-                return NIOLoopBound(connection, eventLoop: loop)
-            }.get()
+            username: settings.url.username, password: settings.url.password, database: settings.url.database,
+            timeout: settings.timeout, tls: tls)
+        var cache: RedisTracking.Settings?
+        if settings.localCache {
+            let metrics = RedisCacheMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+            cache = RedisTracking.Settings(prefixes: layout.trackedPrefixes, entries: settings.localCacheEntries, metrics: metrics)
         }
-        self.connections = connections
-        self.loops = loops
+        cacheMetrics = cache?.metrics
+        if !settings.clusterNodes.isEmpty {
+            topology = try await RedisCluster.start(
+                group: group,
+                settings: RedisCluster.Settings(seeds: settings.clusterNodes.map { RedisAddress(host: $0.host, port: $0.port) },
+                                                connection: connectionSettings,
+                                                metrics: metricsFactory ?? MetricsSystem.factory, cache: cache),
+                logger: logger)
+            return
+        }
+        let source: RedisAddressSource
+        var companions: [RedisCompanion] = []
+        if settings.sentinels.isEmpty {
+            source = FixedRedisAddress(address: RedisAddress(host: settings.url.host, port: settings.url.port))
+        } else {
+            let sentinel = RedisSentinel(
+                settings: RedisSentinel.Settings(
+                    sentinels: settings.sentinels.map { RedisAddress(host: $0.host, port: $0.port) },
+                    masterName: settings.sentinelMaster, password: settings.sentinelPassword, tls: tls),
+                eventLoop: group.next(), logger: logger)
+            source = sentinel
+            companions.append(sentinel)
+        }
+        topology = try await RedisConnectionSet.start(
+            group: group, settings: connectionSettings, source: source, cache: cache, companions: companions,
+            logger: logger)
     }
 
     // MARK: Per-request check
 
+    /// Without a key to ask about, allowed; with the local cache in use and holding every key
+    /// of the query, its verdict (no callback, no round trip).
     public func immediateVerdict(_ query: RevocationQuery) -> RevocationVerdict? {
-        query.jti == nil && query.subject == nil && (query.rawToken == nil || token == nil) ? .allowed : nil
+        if layout.asksNothing(query) { return .allowed }
+        guard let metrics = cacheMetrics, let cache = topology.localCache(), cache.inUse,
+              let lookup = layout.lookup(query), let verdict = lookup.cachedVerdict(cache)
+        else { return nil }
+        metrics.hits.increment()
+        return verdict
     }
 
     public func check(_ query: RevocationQuery, answer: @escaping @Sendable (RevocationVerdict) -> Void) {
-        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop,
-              let connection = connections[ObjectIdentifier(loop)]?.value
-        else {
-            answer(.unavailable)
-            return
-        }
-        var keys: [String] = []
-        var slots: (jti: Int?, subject: Int?, token: Int?) = (nil, nil, nil)
-        if let value = query.jti { slots.jti = keys.count; keys.append(jti.key(value)) }
-        if let value = query.subject { slots.subject = keys.count; keys.append(subject.key(value)) }
-        if let template = token, let raw = query.rawToken { slots.token = keys.count; keys.append(template.key(raw)) }
-        guard !keys.isEmpty else {
+        guard let lookup = layout.lookup(query) else {
             answer(.allowed)
             return
         }
-        connection.send(["MGET"] + keys) { result in
-            guard case .success(.array(let values)) = result, values.count == keys.count else {
-                answer(.unavailable)
+        if let metrics = cacheMetrics, let cache = topology.localCache(), cache.inUse {
+            if let verdict = lookup.cachedVerdict(cache) {
+                metrics.hits.increment()
+                answer(verdict)
                 return
             }
-            func present(_ slot: Int?) -> Bool {
-                guard let slot else { return false }
-                if case .null = values[slot] { return false }
-                return true
-            }
-            if present(slots.jti) || present(slots.token) {
-                answer(.revoked)
-                return
-            }
-            if let slot = slots.subject, let text = values[slot].text {
-                // A cut-off that is not a number revokes everything of that subject: fail safe.
-                let cutoff = Double(text.trimmingCharacters(in: .whitespaces)) ?? .infinity
-                if let iat = query.issuedAt, iat > cutoff {
-                    answer(.allowed)
-                } else {
-                    answer(.revoked)
+            metrics.misses.increment()
+            let epoch = cache.epoch
+            topology.lookup(lookup.commands) { result in
+                switch result {
+                case .success(let replies):
+                    lookup.fill(cache, from: replies, sentAt: epoch)
+                    answer(lookup.verdict(replies))
+                case .failure:
+                    answer(.unavailable)
                 }
-                return
             }
-            answer(.allowed)
+            return
+        }
+        topology.lookup(lookup.commands) { result in
+            switch result {
+            case .success(let replies): answer(lookup.verdict(replies))
+            case .failure: answer(.unavailable)
+            }
         }
     }
 
@@ -144,101 +184,60 @@ public final class RedisRevocationStore: RevocationStore {
         let until = expiresAt.map { $0 + settings.leewaySeconds } ?? time + settings.maxTTLSeconds
         let ttl = Self.ttl(until, now: time)
         if ttl > 0 {
-            let key = jti.key(value)
-            let results = try await transaction([
-                ["SET", key, "1", "EX", String(ttl)],
-                reason.map { ["SET", Self.reasonKey(of: key), $0, "EX", String(ttl)] } ?? ["DEL", Self.reasonKey(of: key)],
-            ])
+            let key = layout.jti.key(value)
+            var commands = [["SET", key, "1", "EX", String(ttl)]]
+            if let reasonKey = layout.reasonKey(of: key) {
+                commands.append(reason.map { ["SET", reasonKey, $0, "EX", String(ttl)] } ?? ["DEL", reasonKey])
+            }
+            let results = try await transaction(commands, replicated: true)
             try expectOK(results[0])
+            await topology.invalidateLocally([key])
         }
         return RevocationRecord(jti: value, expiresAt: until, ttlSeconds: ttl, reason: reason)
     }
 
     public func revoke(rawToken: String, expiresAt: Double?, reason: String?) async throws(RevocationStoreError) -> Int {
-        guard let token else { throw RevocationStoreError(.unavailable, "revocation.token_key is not set") }
+        guard let token = layout.token else { throw RevocationStoreError(.unavailable, "revocation.token_key is not set") }
         let time = now()
         let ttl = Self.ttl(expiresAt.map { $0 + settings.leewaySeconds } ?? time + settings.maxTTLSeconds, now: time)
         if ttl > 0 {
-            try expectOK(try await command(["SET", token.key(rawToken), "1", "EX", String(ttl)]))
+            let key = token.key(rawToken)
+            try expectOK(try await write(["SET", key, "1", "EX", String(ttl)]))
+            await topology.invalidateLocally([key])
         }
         return ttl
     }
 
     /// `TTL` of the jti key and `GET` of its reason key, pipelined.
     public func lookup(jti value: String) async throws(RevocationStoreError) -> RevocationRecord? {
-        let key = jti.key(value)
-        let replies = try await pipeline([["TTL", key], ["GET", Self.reasonKey(of: key)]])
+        let key = layout.jti.key(value)
+        let reasonKey = layout.reasonKey(of: key)
+        let replies = try await pipeline([["TTL", key]] + (reasonKey.map { [["GET", $0]] } ?? []))
         guard let seconds = try remainingSeconds(replies[0]) else { return nil }
         return RevocationRecord(jti: value, expiresAt: now() + Double(seconds), ttlSeconds: seconds,
-                                reason: replies[1].text)
+                                reason: replies.count > 1 ? replies[1].text : nil)
     }
 
     public func unrevoke(jti value: String) async throws(RevocationStoreError) -> Bool {
-        let key = jti.key(value)
-        let results = try await transaction([["DEL", key], ["DEL", Self.reasonKey(of: key)]])
+        let key = layout.jti.key(value)
+        let results = try await transaction([["DEL", key]] + (layout.reasonKey(of: key).map { [["DEL", $0]] } ?? []),
+                                            replicated: false)
         guard case .integer(let removed) = results[0] else {
             throw RevocationStoreError(.unavailable, "unexpected reply to DEL")
         }
         return removed > 0
     }
 
-    /// `SCAN MATCH` over the jti template, a page at a time; see `ScanCursor` for how a `SCAN`
-    /// batch larger than the page is carried over. On a keyspace that does not change while
-    /// the pages are fetched, every revoked jti comes exactly once; while it changes, a jti
-    /// present throughout comes at least once (as with `SCAN` itself).
-    public func list(limit: Int, cursor: String?) async throws(RevocationStoreError) -> RevocationPage {
-        var position: ScanCursor
-        if let cursor, !cursor.isEmpty {
-            guard let decoded = ScanCursor(encoded: cursor) else {
-                throw RevocationStoreError(.badCursor, "cursor: not one this server issued")
-            }
-            position = decoded
-        } else {
-            position = ScanCursor(startingWithPageSize: limit)
-        }
-        var items: [RevocationRecord] = []
-        var listed = Set<String>()
-        while true {
-            let reply = try await command(["SCAN", String(position.position), "MATCH", jti.scanPattern,
-                                           "COUNT", String(position.count)])
-            guard case .array(let parts) = reply, parts.count == 2, let nextText = parts[0].text,
-                  let next = UInt64(nextText), case .array(let found) = parts[1]
-            else { throw RevocationStoreError(.unavailable, "unexpected reply to SCAN") }
-            var remaining = position.remaining(of: found.compactMap(\.text).filter(isJTIKey), batchEnd: next)[...]
-            while !remaining.isEmpty && items.count < limit {
-                let chunk = remaining.prefix(limit - items.count)
-                remaining = remaining.dropFirst(chunk.count)
-                position.progress = chunk.last.map { ScanCursor.Progress(lastKey: $0, batchEnd: next) }
-                // A key can come twice across SCAN calls while Redis resizes its table.
-                let fresh = chunk.filter { !listed.contains($0) }
-                let replies = try await pipeline(fresh.map { ["TTL", $0] })
-                let time = now()
-                for (key, reply) in zip(fresh, replies) {
-                    // Gone since SCAN saw it (expired or un-revoked): not listed.
-                    guard let seconds = try remainingSeconds(reply), let value = jti.value(in: key) else { continue }
-                    listed.insert(key)
-                    items.append(RevocationRecord(jti: value, expiresAt: time + Double(seconds), ttlSeconds: seconds))
-                }
-            }
-            if !remaining.isEmpty {
-                return RevocationPage(items: items, nextCursor: position.encoded)
-            }
-            guard next != 0 else { return RevocationPage(items: items, nextCursor: nil) }
-            position = ScanCursor(position: next, count: position.count)
-            if items.count >= limit {
-                return RevocationPage(items: items, nextCursor: position.encoded)
-            }
-        }
-    }
-
     public func revokeSubject(_ value: String, before: Double) async throws(RevocationStoreError) -> SubjectCutoff {
         let ttl = Int(settings.maxTTLSeconds.rounded(.up))
-        try expectOK(try await command(["SET", subject.key(value), String(Int64(before)), "EX", String(ttl)]))
+        let key = layout.subject.key(value)
+        try expectOK(try await write(["SET", key, String(Int64(before)), "EX", String(ttl)]))
+        await topology.invalidateLocally([key])
         return SubjectCutoff(subject: value, revokedBefore: before, ttlSeconds: ttl)
     }
 
     public func unrevokeSubject(_ value: String) async throws(RevocationStoreError) -> Bool {
-        guard case .integer(let removed) = try await command(["DEL", subject.key(value)]) else {
+        guard case .integer(let removed) = try await command(["DEL", layout.subject.key(value)]) else {
             throw RevocationStoreError(.unavailable, "unexpected reply to DEL")
         }
         return removed > 0
@@ -250,72 +249,38 @@ public final class RedisRevocationStore: RevocationStore {
     }
 
     public func shutdown() async {
-        for loop in loops {
-            guard let connection = connections[ObjectIdentifier(loop)] else { continue }
-            try? await loop.submit { connection.value.shutdown() }.get()
-        }
+        await topology.shutdown()
     }
 
     // MARK: Helpers
 
-    /// Where the reason of a jti revocation is kept: beside the jti key, never inside it, since
-    /// the jti key's value is `1` for anyone reading the layout of INTERFACE §5.
-    static let reasonKeyPrefix = "portcullis:reason:"
-
-    static func reasonKey(of jtiKey: String) -> String { reasonKeyPrefix + jtiKey }
-
-    /// A key of the jti template that is not a reason key; with a template as broad as `{jti}`,
-    /// `SCAN MATCH` also returns the reason keys, which are never listed as jtis.
-    private func isJTIKey(_ key: String) -> Bool {
-        guard jti.value(in: key) != nil else { return false }
-        guard key.hasPrefix(Self.reasonKeyPrefix) else { return true }
-        return jti.value(in: String(key.dropFirst(Self.reasonKeyPrefix.count))) == nil
-    }
-
     /// Seconds a key has left from its `TTL` reply; nil when the key does not exist.
-    private func remainingSeconds(_ reply: RedisReply) throws(RevocationStoreError) -> Int? {
+    func remainingSeconds(_ reply: RedisReply) throws(RevocationStoreError) -> Int? {
         guard case .integer(let ttl) = reply else { throw RevocationStoreError(.unavailable, "unexpected reply to TTL") }
         // -2: no such key; -1: a key without expiry (written by hand), revoked for good.
         guard ttl != -2 else { return nil }
         return ttl < 0 ? Int(settings.maxTTLSeconds) : Int(ttl)
     }
 
-    /// Sends every command back to back on the first loop's connection, so they leave in one
-    /// write: one round trip. Replies in order; a Redis error reply is returned, not thrown.
-    private func pipeline(_ commands: [[String]]) async throws(RevocationStoreError) -> [RedisReply] {
+    /// Sends every command back to back on the admin connection: one round trip. Replies in
+    /// order; a Redis error reply is returned, not thrown.
+    func pipeline(_ commands: [[String]], timeout: TimeAmount? = nil) async throws(RevocationStoreError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
-        guard let loop = loops.first, let connection = connections[ObjectIdentifier(loop)] else {
-            throw RevocationStoreError(.unavailable, "no Redis connection")
-        }
-        let promise = loop.makePromise(of: [RedisReply].self)
-        loop.execute {
-            var replies: [RedisReply] = []
-            replies.reserveCapacity(commands.count)
-            var failed = false
-            for arguments in commands {
-                connection.value.send(arguments) { result in
-                    switch result {
-                    case .success(let reply):
-                        replies.append(reply)
-                        if replies.count == commands.count { promise.succeed(replies) }
-                    case .failure(let error):
-                        // The connection fails every outstanding command at once: answer once.
-                        if !failed { promise.fail(error) }
-                        failed = true
-                    }
-                }
-            }
-        }
         do {
-            return try await promise.futureResult.get()
+            return try await topology.execute(commands, timeout: timeout)
         } catch {
             throw RevocationStoreError(.unavailable, "\(error)")
         }
     }
 
     /// `MULTI`, the commands, `EXEC`, pipelined: applied all or none. Returns `EXEC`'s results.
-    private func transaction(_ commands: [[String]]) async throws(RevocationStoreError) -> [RedisReply] {
-        let replies = try await pipeline([["MULTI"]] + commands + [["EXEC"]])
+    /// With `replicated` and `revocation.write_replicas`, `WAIT` follows in the same round trip.
+    private func transaction(_ commands: [[String]], replicated: Bool) async throws(RevocationStoreError) -> [RedisReply] {
+        let waits = replicated && settings.writeReplicas > 0
+        var all = [["MULTI"]] + commands + [["EXEC"]]
+        if waits { all.append(waitCommand) }
+        var replies = try await pipeline(all, timeout: waits ? waitDeadline : nil)
+        let waitReply = waits ? replies.removeLast() : nil
         for reply in replies {
             if case .error(let message) = reply { throw RevocationStoreError(.unavailable, "Redis: \(message)") }
         }
@@ -325,27 +290,42 @@ public final class RedisRevocationStore: RevocationStore {
         for result in results {
             if case .error(let message) = result { throw RevocationStoreError(.unavailable, "Redis: \(message)") }
         }
+        if let waitReply { try expectReplicated(waitReply) }
         return results
     }
 
-    /// Runs one command on the first loop's connection, from any thread.
-    private func command(_ arguments: [String]) async throws(RevocationStoreError) -> RedisReply {
-        guard let loop = loops.first, let connection = connections[ObjectIdentifier(loop)] else {
-            throw RevocationStoreError(.unavailable, "no Redis connection")
+    /// One write that a revocation rests on: followed by `WAIT` when `revocation.write_replicas` asks.
+    private func write(_ arguments: [String]) async throws(RevocationStoreError) -> RedisReply {
+        guard settings.writeReplicas > 0 else { return try await command(arguments) }
+        let replies = try await pipeline([arguments, waitCommand], timeout: waitDeadline)
+        if case .error(let message) = replies[0] { throw RevocationStoreError(.unavailable, "Redis: \(message)") }
+        try expectReplicated(replies[1])
+        return replies[0]
+    }
+
+    private var waitCommand: [String] {
+        let milliseconds = settings.replicationTimeout.nanoseconds / 1_000_000
+        return ["WAIT", String(settings.writeReplicas), String(max(1, milliseconds))]
+    }
+
+    /// `WAIT` answers after its own timeout at the latest; the command deadline leaves it room.
+    private var waitDeadline: TimeAmount { settings.replicationTimeout + settings.timeout + .milliseconds(500) }
+
+    private func expectReplicated(_ reply: RedisReply) throws(RevocationStoreError) {
+        guard case .integer(let confirmed) = reply else {
+            throw RevocationStoreError(.notReplicated, "unexpected reply to WAIT: \(reply)")
         }
-        let promise = loop.makePromise(of: RedisReply.self)
-        loop.execute {
-            connection.value.send(arguments) { promise.completeWith($0) }
+        guard confirmed >= settings.writeReplicas else {
+            throw RevocationStoreError(.notReplicated,
+                                       "\(confirmed) of \(settings.writeReplicas) replicas confirmed the revocation")
         }
-        do {
-            let reply = try await promise.futureResult.get()
-            if case .error(let message) = reply { throw RevocationStoreError(.unavailable, "Redis: \(message)") }
-            return reply
-        } catch let error as RevocationStoreError {
-            throw error
-        } catch {
-            throw RevocationStoreError(.unavailable, "\(error)")
-        }
+    }
+
+    /// Runs one command on the admin connection, from any thread; an error reply is thrown.
+    func command(_ arguments: [String]) async throws(RevocationStoreError) -> RedisReply {
+        let reply = try await pipeline([arguments])[0]
+        if case .error(let message) = reply { throw RevocationStoreError(.unavailable, "Redis: \(message)") }
+        return reply
     }
 
     private func expectOK(_ reply: RedisReply) throws(RevocationStoreError) {

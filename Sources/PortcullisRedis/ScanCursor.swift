@@ -24,9 +24,13 @@ struct ScanCursor: Equatable {
     var count: Int
     /// nil: nothing of the batch at `position` handed out yet.
     var progress: Progress?
+    /// Which node is being walked (a cluster's masters in address order; else always 0).
+    var node = 0
 
     static let counts = 10...1000
     private static let tag = "s1"
+    /// A cursor on a cluster node other than the first carries the node: `n<index>.` + the rest.
+    private static let nodeTag = "n"
 
     init(position: UInt64, count: Int, progress: Progress? = nil) {
         self.position = position
@@ -41,8 +45,14 @@ struct ScanCursor: Equatable {
 
     /// nil for anything this code did not issue.
     init?(encoded: String) {
-        guard let bytes = Base64URL.decode(encoded), let text = String(validating: bytes, as: UTF8.self) else {
+        guard let bytes = Base64URL.decode(encoded), var text = String(validating: bytes, as: UTF8.self) else {
             return nil
+        }
+        var node = 0
+        if text.hasPrefix(Self.nodeTag), let dot = text.firstIndex(of: ".") {
+            guard let index = Int(text[text.index(after: text.startIndex)..<dot]), index > 0 else { return nil }
+            node = index
+            text = String(text[text.index(after: dot)...])
         }
         let parts = text.split(separator: ":", maxSplits: 4, omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0] == Self.tag,
@@ -54,11 +64,13 @@ struct ScanCursor: Equatable {
             progress = Progress(lastKey: String(parts[4]), batchEnd: batchEnd)
         }
         self.init(position: position, count: count, progress: progress)
+        self.node = node
     }
 
     var encoded: String {
         let batchEnd = progress.map { String($0.batchEnd) } ?? ""
-        return Base64URL.encode("\(Self.tag):\(position):\(count):\(batchEnd):\(progress?.lastKey ?? "")".utf8)
+        let node = self.node > 0 ? "\(Self.nodeTag)\(self.node)." : ""
+        return Base64URL.encode("\(node)\(Self.tag):\(position):\(count):\(batchEnd):\(progress?.lastKey ?? "")".utf8)
     }
 
     /// The keys of the batch `SCAN` just returned still to hand out, in the order they are handed out.

@@ -9,6 +9,13 @@ extension ConfigValueParsers {
         return ListenAddress(host: host, port: port)
     }
 
+    /// `host:port` of a server to connect to (a Redis Sentinel or Cluster node): both required.
+    static func nodeAddress(_ text: String) throws(InvalidConfigValue) -> ListenAddress {
+        let (host, port) = try hostAndPort(trimmed(text), defaultPort: nil, ports: 1...65535)
+        guard !host.isEmpty else { throw InvalidConfigValue("needs a host") }
+        return ListenAddress(host: host, port: port)
+    }
+
     /// `http://host[:port][/prefix]`.
     static func upstreamURL(_ text: String) throws(InvalidConfigValue) -> UpstreamURL {
         let trimmed = trimmed(text)

@@ -30,6 +30,11 @@ public enum FailMode: String, Sendable, CaseIterable {
     case closed, open
 }
 
+/// `revocation.local_cache`: keep "not revoked" answers in the process, invalidated by Redis.
+public enum LocalCacheMode: String, Sendable, CaseIterable {
+    case off, tracking
+}
+
 public enum ErrorFormat: String, Sendable, CaseIterable {
     case authx, rfc6750
 }
@@ -139,6 +144,19 @@ public struct Configuration: Sendable, Equatable {
         public var maxTTL: Duration = .seconds(30 * 86400)
         public var failMode: FailMode = .closed
         public var timeout: Duration = .milliseconds(100)
+        /// When not empty, the Redis master is found through these Sentinels; `redisURL` then
+        /// supplies only the scheme, credentials and db.
+        public var redisSentinels: [ListenAddress] = []
+        public var redisSentinelMaster = "mymaster"
+        /// The Sentinels' own password (not the master's, which comes from `redisURL`).
+        public var redisSentinelPassword: String? = nil
+        /// A revocation is acknowledged only once this many replicas confirmed it (`WAIT`).
+        public var writeReplicas = 0
+        /// When not empty, the store is a Redis Cluster and these are its seed nodes.
+        public var redisClusterNodes: [ListenAddress] = []
+        public var localCache: LocalCacheMode = .off
+        /// The most answers the local cache holds (over every event loop).
+        public var localCacheEntries = 1_000_000
 
         public init() {}
     }

@@ -21,6 +21,23 @@ extension ConfigurationKey {
             .duration("revocation.max_ttl", \.revocation.maxTTL, floor: .oneSecond),
             .choice("revocation.fail_mode", \.revocation.failMode),
             .duration("revocation.timeout", \.revocation.timeout, floor: .positive),
+            .list("revocation.redis_sentinels", \.revocation.redisSentinels, expected: "a list of host:port",
+                  rejectsDuplicates: true, parseItem: ConfigValueParsers.nodeAddress,
+                  renderItem: { .string($0.description) }),
+            .string("revocation.redis_sentinel_master", \.revocation.redisSentinelMaster,
+                    check: { text throws(InvalidConfigValue) in
+                        guard !text.isEmpty else { throw InvalidConfigValue("must not be empty") }
+                        return text
+                    }),
+            .scalar("revocation.redis_sentinel_password", \.revocation.redisSentinelPassword, expected: "a string",
+                    redact: { _ in redactedText }, parse: { text throws(InvalidConfigValue) in text.isEmpty ? nil : text },
+                    render: { $0 == nil ? .null : .string(redactedText) }),
+            .list("revocation.redis_cluster_nodes", \.revocation.redisClusterNodes, expected: "a list of host:port",
+                  rejectsDuplicates: true, parseItem: ConfigValueParsers.nodeAddress,
+                  renderItem: { .string($0.description) }),
+            .integer("revocation.write_replicas", \.revocation.writeReplicas, range: 0...100),
+            .choice("revocation.local_cache", \.revocation.localCache),
+            .integer("revocation.local_cache_entries", \.revocation.localCacheEntries, range: 1...100_000_000),
         ]
     }
 

@@ -69,6 +69,8 @@ extension Configuration {
             case "jwt.secret": jwt.secret != other.jwt.secret
             case "admin.token": admin.token != other.admin.token
             case "revocation.redis_url": revocation.redisURL != other.revocation.redisURL
+            case "revocation.redis_sentinel_password":
+                revocation.redisSentinelPassword != other.revocation.redisSentinelPassword
             default:
                 ConfigYAMLWriter.lines(name: key.path, value: key.render(self), indent: "")
                     != ConfigYAMLWriter.lines(name: key.path, value: key.render(other), indent: "")

@@ -15,6 +15,7 @@ extension ConfigurationLoadSession {
         checkListenersDiffer()
         checkClaimHeadersKeepToken()
         checkTLSPairs()
+        checkRedisTopology()
     }
 
     /// A certificate without its key (or the reverse) is a half-configured listener: refused,
@@ -113,6 +114,34 @@ extension ConfigurationLoadSession {
         let tokenHeader = configuration.jwt.headerName.lowercased()
         for claimHeader in configuration.proxy.claimHeaders where claimHeader.header.lowercased() == tokenHeader {
             fail("proxy.claim_headers", value: claimHeader.header, reason: "is jwt.header_name, which carries the token")
+        }
+    }
+
+    /// Redis topology keys that contradict each other or the store in use.
+    private mutating func checkRedisTopology() {
+        let revocation = configuration.revocation
+        if revocation.writeReplicas > 0, revocation.store != .redis, !failedKeys.contains("revocation.write_replicas") {
+            fail("revocation.write_replicas", value: String(revocation.writeReplicas),
+                 reason: "needs revocation.store: redis (the memory store has no replicas)")
+        }
+        if revocation.localCache == .tracking, revocation.store != .redis, !failedKeys.contains("revocation.local_cache") {
+            fail("revocation.local_cache", value: revocation.localCache.rawValue,
+                 reason: "needs revocation.store: redis (the memory store answers from memory already)")
+        }
+        if !revocation.redisClusterNodes.isEmpty, !failedKeys.contains("revocation.redis_cluster_nodes") {
+            if !revocation.redisSentinels.isEmpty {
+                fail("revocation.redis_cluster_nodes", value: nil,
+                     reason: "cannot be set together with revocation.redis_sentinels (a Redis Cluster fails over by itself); keep one")
+            }
+            if revocation.redisURL.database != 0, !failedKeys.contains("revocation.redis_url") {
+                fail("revocation.redis_url", value: nil,
+                     reason: "names db \(revocation.redisURL.database), but a Redis Cluster has only db 0 (revocation.redis_cluster_nodes is set)")
+            }
+        }
+        if revocation.redisSentinelPassword != nil, revocation.redisSentinels.isEmpty,
+           !failedKeys.contains("revocation.redis_sentinels") {
+            fail("revocation.redis_sentinel_password", value: ConfigurationKey.redactedText,
+                 reason: "is set but revocation.redis_sentinels is empty")
         }
     }
 

@@ -91,6 +91,8 @@ public struct RevocationStoreError: Error, Sendable, CustomStringConvertible, Eq
     public enum Code: String, Sendable {
         case unavailable
         case durability
+        /// `revocation.write_replicas` replicas did not confirm the write in time (INTERFACE §4).
+        case notReplicated
         case badCursor
     }
 
