@@ -65,8 +65,8 @@ final class ProxyConnectionStateMachineTests: XCTestCase {
         XCTAssertTrue(actions.contains("writeUpstream(UPSTREAM-HEAD)"))
         machine.upstreamRead(bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"), now: start)
         let relayed = take(&machine)
-        XCTAssertEqual(relayed, ["writeClient(HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n)", "writeClient(ok)",
-                                 "releaseUpstream", "ended(200,true)", "flushClient"])
+        XCTAssertEqual(relayed, ["writeClient(HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok)",
+                                 "releaseUpstream", "ended(200,true)", "flushClient"], "a small body goes out with its head")
         XCTAssertFalse(machine.isClosed)
     }
 
@@ -274,7 +274,7 @@ final class ProxyConnectionStateMachineTests: XCTestCase {
         machine.quiesce()
         XCTAssertEqual(take(&machine), [])
         machine.upstreamRead(bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), now: start)
-        XCTAssertEqual(take(&machine), ["writeClient(HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n)",
-                                        "writeClient(ok)", "releaseUpstream", "ended(200,true)", "closeClient()"])
+        XCTAssertEqual(take(&machine), ["writeClient(HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok)",
+                                        "releaseUpstream", "ended(200,true)", "closeClient()"])
     }
 }

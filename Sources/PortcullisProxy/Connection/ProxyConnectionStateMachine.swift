@@ -622,7 +622,7 @@ struct ProxyConnectionStateMachine {
             let hasTransferCoding = head.fields.contains { field in
                 headBytes.withUnsafeReadableBytes { HTTPBytes.equalsIgnoringCase($0, field.name, "transfer-encoding") }
             }
-            let relay = ResponseRelay(head.framing, clientMinorVersion: exchange.head.minorVersion,
+            var relay = ResponseRelay(head.framing, clientMinorVersion: exchange.head.minorVersion,
                                       upstreamHasTransferCoding: hasTransferCoding)
             // A chunked body whose first bytes arrived with the head is checked before the head
             // goes out, so a malformed one is still answered 502.
@@ -650,6 +650,14 @@ struct ProxyConnectionStateMachine {
                                      relay: relay, closeClient: exchange.closeAfter || quiescing, into: &out)
             if quiescing { exchange.closeAfter = true }
             responseFieldStorage = head.fields
+            // A small body that came whole with the head goes out in the same buffer: one
+            // write (and one system call) for the whole response.
+            if case .length(let length) = relay, length <= Self.coalescedBodyLimit, buffer.readableBytes >= length {
+                var body = buffer.readSlice(length: length)!
+                out.writeBuffer(&body)
+                if buffer.readableBytes > 0 { exchange.upstreamReusable = false }
+                relay = .none
+            }
             responseHeadBuffer = out
             actions.append(.writeClient(out))
             clientNeedsFlush = true
@@ -662,6 +670,9 @@ struct ProxyConnectionStateMachine {
             return buffer
         }
     }
+
+    /// Bodies up to this size that arrive with their head are copied behind it.
+    static let coalescedBodyLimit = 16 * 1024
 
     private mutating func upstreamProtocolError(_ exchange: inout Exchange) {
         upstreamInbound = nil
