@@ -34,6 +34,22 @@ public enum ErrorFormat: String, Sendable, CaseIterable {
     case authx, rfc6750
 }
 
+/// `proxy.cors_preflight`: whether a browser's preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`) needs a token.
+public enum CORSPreflight: String, Sendable, CaseIterable {
+    case forward, authenticate
+}
+
+/// A route's `auth`: `none` opens the route like a public path.
+public enum RouteAuth: String, Sendable, CaseIterable {
+    case required, none
+}
+
+/// A route's `scopes_mode`: every listed scope, or one of them.
+public enum ScopesMode: String, Sendable, CaseIterable {
+    case all, any
+}
+
 /// The whole configuration, with the defaults of INTERFACE §2. `ConfigurationLoader` fills it in;
 /// a value built by hand has not been validated.
 public struct Configuration: Sendable, Equatable {
@@ -43,6 +59,8 @@ public struct Configuration: Sendable, Equatable {
     public var admin = Admin()
     public var errors = Errors()
     public var log = Log()
+    /// Per-path policy, first match wins (`routes`).
+    public var routes: [Route] = []
 
     public init() {}
 
@@ -75,8 +93,34 @@ public struct Configuration: Sendable, Equatable {
         public var maxConnections = 10000
         /// On shutdown, connections still open this long after it began are closed.
         public var drainTimeout: Duration = .seconds(30)
+        public var corsPreflight: CORSPreflight = .forward
 
         public init() {}
+    }
+
+    /// One entry of `routes`, as validated; `RouteTable` compiles the list.
+    public struct Route: Sendable, Equatable {
+        /// A path pattern as in `proxy.public_paths`.
+        public var path: String
+        /// Upper-case method names; empty means every method.
+        public var methods: [String] = []
+        public var auth: RouteAuth = .required
+        /// nil follows `jwt.token_type`.
+        public var tokenType: RequiredTokenType? = nil
+        public var fresh = false
+        public var scopes: [String] = []
+        public var scopesMode: ScopesMode = .all
+
+        public init(path: String, methods: [String] = [], auth: RouteAuth = .required, tokenType: RequiredTokenType? = nil,
+                    fresh: Bool = false, scopes: [String] = [], scopesMode: ScopesMode = .all) {
+            self.path = path
+            self.methods = methods
+            self.auth = auth
+            self.tokenType = tokenType
+            self.fresh = fresh
+            self.scopes = scopes
+            self.scopesMode = scopesMode
+        }
     }
 
     public struct ClaimHeader: Sendable, Equatable {

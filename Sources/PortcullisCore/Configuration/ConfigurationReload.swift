@@ -19,6 +19,7 @@ public struct ConfigurationReload: Sendable {
         "jwt.cookie_name", "jwt.query_param", "jwt.csrf",
         "proxy.public_paths", "proxy.claim_headers", "proxy.upstream_timeout", "proxy.logout_path",
         "revocation.fail_mode", "errors.format", "admin.token", "admin.token_file",
+        "proxy.cors_preflight", "routes",
     ]
 
     /// - Parameters:
@@ -48,6 +49,8 @@ public struct ConfigurationReload: Sendable {
         applied.errors = new.errors
         applied.admin.token = new.admin.token
         applied.admin.tokenFile = new.admin.tokenFile
+        applied.proxy.corsPreflight = new.proxy.corsPreflight
+        applied.routes = new.routes
         self.applied = applied
         changed = applied.keysDiffering(from: running)
         needRestart = new.keysDiffering(from: applied)

@@ -302,7 +302,7 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
         let target = RequestTarget(head.uri)
         let now = Date().timeIntervalSince1970
         let decision = snapshot.gate.decide(
-            method: RequestMethodClass(method: head.method.rawValue), target: target,
+            method: head.method.rawValue, target: target,
             headers: head.headers, now: now, cache: tokenCache)
         switch decision {
         case .forwardPublic:
@@ -310,6 +310,8 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
             forward()
         case .deny(let denial):
             deny(denial, jti: nil)
+        case .denyScope(let refusal):
+            deny(refusal.denial, jti: nil, answer: snapshot.renderer.rendering(refusal))
         case .checkRevocation(let token, let query):
             verifiedClaims = token.claims
             logoutRevocations = snapshot.logout.applies(to: target)
@@ -646,12 +648,13 @@ final class ProxyRequestHandler: ChannelDuplexHandler, UpstreamResponseReceiver 
 
     // MARK: Local answers
 
-    private func deny(_ denial: Denial, jti: String?) {
+    private func deny(_ denial: Denial, jti: String?, answer: DenialRenderer.Rendered? = nil) {
         guard let snapshot else { return }
+        let answer = answer ?? snapshot.renderer.rendering(denial)
         metrics.recordDenied(denial, since: requestStart)
-        logAccess(status: snapshot.renderer.rendering(denial).head.status.code, outcome: "denied", reason: denial.errorType)
+        logAccess(status: answer.head.status.code, outcome: "denied", reason: denial.errorType)
         detachUpstream(reuse: false)
-        answerLocally(snapshot.renderer.rendering(denial))
+        answerLocally(answer)
     }
 
     private func answerLocally(_ answer: DenialRenderer.Rendered, forceClose: Bool = false) {
