@@ -135,8 +135,14 @@ public struct Configuration: Sendable, Equatable {
 
     public struct JWT: Sendable, Equatable {
         public var algorithms: [JWTAlgorithm] = [.HS256]
-        /// The HMAC key, whether it was written inline or read from `secretFile`.
-        public var secret: String? = nil
+        /// The HMAC key as bytes (RFC 7518 §3.2): `jwt.secret`'s UTF-8, or `jwt.secret_file` as
+        /// read, one trailing newline dropped, so a random binary key works.
+        public var secretBytes: [UInt8]? = nil
+        /// The HMAC key as text; nil when there is none or when it (from a file) is not UTF-8.
+        public var secret: String? {
+            get { secretBytes.flatMap { String(validating: $0, as: UTF8.self) } }
+            set { secretBytes = newValue.map { Array($0.utf8) } }
+        }
         public var secretFile: String? = nil
         public var publicKeyFile: String? = nil
         public var jwksFile: String? = nil

@@ -95,12 +95,14 @@ struct ConfigurationLoadSession {
     /// Keys whose value was refused; cross-field checks skip them rather than pile a second,
     /// derived complaint onto the first.
     var failedKeys: Set<String> = []
-    /// Contents of secret files, by the `*_file` key they came from.
-    var fileContents: [String: String] = [:]
+    /// Contents of secret files, as bytes, by the `*_file` key they came from.
+    var fileContents: [String: [UInt8]] = [:]
     let readFile: (String) throws -> String
+    let readBytes: (String) throws -> [UInt8]
 
-    init(readFile: @escaping (String) throws -> String) {
+    init(readFile: @escaping (String) throws -> String, readBytes: @escaping (String) throws -> [UInt8]) {
         self.readFile = readFile
+        self.readBytes = readBytes
     }
 
     mutating func report(_ key: ConfigurationKey, _ setting: ConfigSetting, value: String?, reason: String) {

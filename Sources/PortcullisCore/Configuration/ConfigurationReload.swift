@@ -28,7 +28,7 @@ public struct ConfigurationReload: Sendable {
     public init(running: Configuration, new: Configuration) {
         var applied = running
         applied.jwt.algorithms = new.jwt.algorithms
-        applied.jwt.secret = new.jwt.secret
+        applied.jwt.secretBytes = new.jwt.secretBytes
         applied.jwt.secretFile = new.jwt.secretFile
         applied.jwt.publicKeyFile = new.jwt.publicKeyFile
         applied.jwt.jwksFile = new.jwt.jwksFile
@@ -63,7 +63,7 @@ extension Configuration {
     public func keysDiffering(from other: Configuration) -> [String] {
         ConfigurationKey.all.compactMap { key in
             let differs: Bool = switch key.path {
-            case "jwt.secret": jwt.secret != other.jwt.secret
+            case "jwt.secret": jwt.secretBytes != other.jwt.secretBytes
             case "admin.token": admin.token != other.admin.token
             case "revocation.redis_url": revocation.redisURL != other.revocation.redisURL
             default:

@@ -26,7 +26,7 @@ extension Gate {
         var keys: KeyTable?
         if problems.isEmpty {
             do {
-                keys = try KeyTable(hmacSecret: c.jwt.secret.map { Array($0.utf8) }, publicKeyPEM: pem,
+                keys = try KeyTable(hmacSecret: c.jwt.secretBytes, publicKeyPEM: pem,
                                     jwksJSON: jwks, algorithms: Set(c.jwt.algorithms),
                                     remoteJWKSPending: c.jwt.jwksURL != nil && remoteJWKS == nil)
             } catch {
