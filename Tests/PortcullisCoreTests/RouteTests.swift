@@ -88,6 +88,8 @@ final class RouteTests: XCTestCase {
         // The environment wins over the file, as for every key.
         let over = try load("routes: [{path: /file}]", env: ["PORTCULLIS_ROUTES": "[]"])
         XCTAssertEqual(over.routes, [])
+        XCTAssertEqual(try load("routes: [{path: /file}]", env: ["PORTCULLIS_ROUTES": ""]).routes, [],
+                       "an empty variable clears the file's value")
 
         XCTAssertEqual(problems("", env: ["PORTCULLIS_ROUTES": "/refresh"]).map(\.description),
                        ["routes: is not valid JSON: invalid value at byte 0 (set by PORTCULLIS_ROUTES)"])

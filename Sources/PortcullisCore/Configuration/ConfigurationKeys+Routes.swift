@@ -13,6 +13,9 @@ extension ConfigurationKey {
             switch (setting.value, setting.source) {
             case (.sequence(let items), _):
                 entries = items
+            case (.scalar(let text), .environment) where ConfigValueParsers.trimmed(text).isEmpty:
+                // An empty variable clears the value from the file, as for every key.
+                entries = []
             case (.scalar(let text), .environment):
                 do throws(JSONSyntaxError) {
                     guard case .array(let items) = try JSONValue.parse(text) else {
