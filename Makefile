@@ -3,8 +3,11 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: Redis (server, Sentinel, redis-cli) for the integration tests, hiredis for
-# the Redis store's RESP codec, openssl for the TLS test's throwaway certificates.
-TEST_PACKAGES := redis-server redis-sentinel redis-tools libhiredis-dev openssl
+# the Redis store's RESP codec, openssl for the TLS tests' throwaway certificates, python3 with
+# venv for the cross-checks against PyJWT and AuthX (the tests themselves create
+# .build/crosscheck-venv and pip-install the pinned packages listed in
+# Tests/PortcullisIntegrationTests/Support/PythonVenv.swift).
+TEST_PACKAGES := redis-server redis-sentinel redis-tools libhiredis-dev openssl python3 python3-venv
 
 .PHONY: build release run test bench deps clean
 

@@ -32,6 +32,9 @@ public final class Gateway: Sendable {
     private let redisService: Service?
     private let logger: Logger
     private let serviceGroup = NIOLockedValueBox<ServiceGroup?>(nil)
+    /// A shutdown asked for before `run` built its group (a caller that starts `run` in a task
+    /// and stops at once): `run` then shuts down as soon as it starts, instead of never.
+    private let shutdownRequested = NIOLockedValueBox(false)
     /// The gate in force; reloads and JWKS refreshes replace it.
     private let live: LiveGate
     /// Fetches `jwt.jwks_url`, when configured.
@@ -213,6 +216,7 @@ public final class Gateway: Sendable {
             gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
             logger: logger))
         serviceGroup.withLockedValue { $0 = group }
+        if shutdownRequested.withLockedValue({ $0 }) { await group.triggerGracefulShutdown() }
         try await group.run()
     }
 
@@ -228,7 +232,11 @@ public final class Gateway: Sendable {
 
     /// Starts the same graceful shutdown as SIGTERM: stop accepting, drain, close.
     public func shutdown() async {
-        await serviceGroup.withLockedValue { $0 }?.triggerGracefulShutdown()
+        let group = serviceGroup.withLockedValue { group in
+            shutdownRequested.withLockedValue { $0 = true }
+            return group
+        }
+        await group?.triggerGracefulShutdown()
     }
 }
 

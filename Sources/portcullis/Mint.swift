@@ -108,12 +108,12 @@ struct Mint: ParsableCommand {
             }
             throw lastError ?? TokenMinter.MintError(description: "jwt.algorithms has no RS/PS/ES/EdDSA algorithm for --private-key-file")
         }
-        guard let secret = jwt.secret else {
+        guard let secret = jwt.secretBytes else {
             throw TokenMinter.MintError(description: "needs jwt.secret or jwt.secret_file (HS*), or --private-key-file (RS/PS/ES/EdDSA)")
         }
         guard let algorithm = chosen ?? jwt.algorithms.first(where: hmac.contains) else {
             throw TokenMinter.MintError(description: "jwt.algorithms has no HS256/HS384/HS512 to sign with jwt.secret")
         }
-        return try TokenMinter(algorithm: algorithm, secret: Array(secret.utf8))
+        return try TokenMinter(algorithm: algorithm, secret: secret)
     }
 }

@@ -25,6 +25,7 @@ final class ConfigurationReloadTests: XCTestCase {
               logout_path: /logout
               claim_headers: {X-Sub: sub}
               threads: 2
+              cors_preflight: authenticate
             jwt:
               algorithms: [HS512]
               secret: "\(String(repeating: "t", count: 64))"
@@ -52,6 +53,8 @@ final class ConfigurationReloadTests: XCTestCase {
               format: rfc6750
             log:
               level: debug
+            routes:
+              - {path: /refresh, token_type: refresh}
             """
         let new = try ConfigurationLoader.load(yaml: changedYAML, environment: [:])
         let reload = ConfigurationReload(running: running, new: new)
@@ -62,6 +65,9 @@ final class ConfigurationReloadTests: XCTestCase {
         XCTAssertTrue(reload.changed.contains("jwt.secret"), "secrets are compared by value, not by their redaction")
         XCTAssertEqual(reload.applied.proxy.listen, running.proxy.listen)
         XCTAssertEqual(reload.applied.jwt.secret, new.jwt.secret)
+        XCTAssertTrue(reload.changed.contains("routes"), "routes apply live")
+        XCTAssertTrue(reload.changed.contains("proxy.cors_preflight"))
+        XCTAssertEqual(reload.applied.routes, new.routes)
     }
 
     func testJWKSFileAndURLTogetherAreRefused() {

@@ -261,7 +261,7 @@ final class ConfigurationTests: XCTestCase {
             problem("proxy.upstream", nil, "is required"),
         ])
         XCTAssertEqual(problems("- just\n- a list\n"), [
-            problem("config", nil, "expected a mapping of sections (proxy, jwt, revocation, admin, errors, log), got a list"),
+            problem("config", nil, "expected a mapping of sections (proxy, jwt, revocation, admin, errors, log, routes), got a list"),
             problem("proxy.upstream", nil, "is required"),
             problem("jwt.secret", nil, "is required by HS256 in jwt.algorithms; set jwt.secret or jwt.secret_file"),
         ])
@@ -551,7 +551,8 @@ final class ConfigurationTests: XCTestCase {
     func testRenderingShowsEveryKey() throws {
         let rendered = try load(minimalYAML).renderedYAML()
         for key in ConfigurationKey.all {
-            XCTAssertTrue(rendered.contains("\n  \(key.name):"), "\(key.path) missing from:\n\(rendered)")
+            let line = ConfigurationKey.topLevelKeys.contains(key.path) ? "\n\(key.path):" : "\n  \(key.name):"
+            XCTAssertTrue(rendered.contains(line), "\(key.path) missing from:\n\(rendered)")
         }
         XCTAssertTrue(rendered.contains("\nproxy:\n  listen: \"0.0.0.0:8080\"\n"), rendered)
         XCTAssertTrue(rendered.contains("  max_ttl: 30d\n"), rendered)

@@ -168,6 +168,13 @@ final class DeployFilesTests: XCTestCase {
         XCTAssertEqual(configuration.jwt.queryParam, "token")
         XCTAssertTrue(configuration.jwt.csrf)
         XCTAssertEqual(configuration.errors.format, .authx)
+        // AuthX's refresh route takes a refresh token: a route, checked against the blocklist like
+        // every token, and not a public path that would let a revoked refresh token through.
+        XCTAssertFalse(configuration.proxy.publicPaths.contains("/refresh"))
+        XCTAssertEqual(configuration.routes.first, .init(path: "/refresh", methods: ["POST"], tokenType: .refresh))
+        XCTAssertEqual(RouteTable(configuration.routes, defaultType: .access).match(method: "POST", path: "/refresh")?.requiredType,
+                       .refresh)
+        XCTAssertEqual(configuration.proxy.corsPreflight, .forward)
         // Without the environment the file alone must not carry the secret.
         XCTAssertThrowsError(try ConfigurationLoader.load(yaml: text("deploy/examples/authx-fastapi.yaml"), environment: [:]))
     }

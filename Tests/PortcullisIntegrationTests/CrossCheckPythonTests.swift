@@ -6,11 +6,8 @@ import XCTest
 /// every valid token is accepted with the claims PyJWT reads from it, and every
 /// tampered, wrongly keyed, expired or premature one is refused with the code the script names.
 ///
-/// The packages come from a venv under `.build/` that the test creates when it is missing,
-/// so `swift test` needs only `python3` and PyPI. Without them the test fails; it never skips.
+/// The packages come from the pinned venv of `PythonVenv`.
 final class CrossCheckPythonTests: XCTestCase {
-    static let pinnedPackages = ["pyjwt[crypto]==2.15.1", "authx==1.7.1"]
-
     func testPyJWTAndAuthXTokensVerifyWithTheSameClaims() throws {
         let document = try Self.mintedTokens()
         XCTAssertGreaterThanOrEqual(document.valid.count, 3000)
@@ -145,8 +142,7 @@ final class CrossCheckPythonTests: XCTestCase {
 
     // MARK: - Running the script
 
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repositoryRoot = PythonVenv.repositoryRoot
 
     /// Minted once per test process: both tests read the same tokens.
     nonisolated(unsafe) private static var minted: Result<Document, any Error>?
@@ -162,56 +158,12 @@ final class CrossCheckPythonTests: XCTestCase {
     }
 
     private static func mint() throws -> Document {
-        let venv = repositoryRoot.appendingPathComponent(".build/crosscheck-venv")
-        let python = venv.appendingPathComponent("bin/python").path
-        let ready = FileManager.default.isExecutableFile(atPath: python)
-            && (try? run(python, ["-c", "import jwt, authx, cryptography"])) != nil
-        if !ready {
-            try run("/usr/bin/env", ["python3", "-m", "venv", venv.path], what: "creating the venv (is python3 with venv installed?)")
-            try run(python, ["-m", "pip", "install", "-q"] + pinnedPackages, what: "pip install \(pinnedPackages.joined(separator: " ")) (is PyPI reachable?)")
-        }
+        let python = try PythonVenv.python()
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-crosscheck-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: output) }
         let script = repositoryRoot.appendingPathComponent("scripts/crosscheck/mint_tokens.py").path
-        try run(python, [script, output.path], what: "mint_tokens.py")
+        try PythonVenv.run(python, [script, output.path], what: "mint_tokens.py")
         return try JSONDecoder().decode(Document.self, from: Data(contentsOf: output))
-    }
-
-    struct CommandFailed: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    @discardableResult
-    private static func run(_ executable: String, _ arguments: [String], what: String? = nil) throws -> String {
-        // Output goes to files, not pipes: a chatty child can never block on a full pipe.
-        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("portcullis-crosscheck-\(UUID().uuidString)")
-        let stdoutURL = logs.appendingPathExtension("out")
-        let stderrURL = logs.appendingPathExtension("err")
-        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: stdoutURL)
-            try? FileManager.default.removeItem(at: stderrURL)
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        do {
-            try process.run()
-        } catch {
-            throw CommandFailed(description: "\(what ?? executable): cannot start \(executable): \(error)")
-        }
-        process.waitUntilExit()
-        let output = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            let errors = (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
-            throw CommandFailed(
-                description: "\(what ?? executable) failed with status \(process.terminationStatus): \(output.suffix(2000))\(errors.suffix(4000))"
-            )
-        }
-        return output
     }
 }
 

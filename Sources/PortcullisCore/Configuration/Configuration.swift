@@ -39,6 +39,22 @@ public enum ErrorFormat: String, Sendable, CaseIterable {
     case authx, rfc6750
 }
 
+/// `proxy.cors_preflight`: whether a browser's preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`) needs a token.
+public enum CORSPreflight: String, Sendable, CaseIterable {
+    case forward, authenticate
+}
+
+/// A route's `auth`: `none` opens the route like a public path.
+public enum RouteAuth: String, Sendable, CaseIterable {
+    case required, none
+}
+
+/// A route's `scopes_mode`: every listed scope, or one of them.
+public enum ScopesMode: String, Sendable, CaseIterable {
+    case all, any
+}
+
 /// The whole configuration, with the defaults of INTERFACE §2. `ConfigurationLoader` fills it in;
 /// a value built by hand has not been validated.
 public struct Configuration: Sendable, Equatable {
@@ -48,6 +64,8 @@ public struct Configuration: Sendable, Equatable {
     public var admin = Admin()
     public var errors = Errors()
     public var log = Log()
+    /// Per-path policy, first match wins (`routes`).
+    public var routes: [Route] = []
 
     public init() {}
 
@@ -87,8 +105,34 @@ public struct Configuration: Sendable, Equatable {
         public var tlsKeyFile: String? = nil
         /// CA bundle an `https://` upstream's certificate is verified against (else the system store).
         public var upstreamCAFile: String? = nil
+        public var corsPreflight: CORSPreflight = .forward
 
         public init() {}
+    }
+
+    /// One entry of `routes`, as validated; `RouteTable` compiles the list.
+    public struct Route: Sendable, Equatable {
+        /// A path pattern as in `proxy.public_paths`.
+        public var path: String
+        /// Upper-case method names; empty means every method.
+        public var methods: [String] = []
+        public var auth: RouteAuth = .required
+        /// nil follows `jwt.token_type`.
+        public var tokenType: RequiredTokenType? = nil
+        public var fresh = false
+        public var scopes: [String] = []
+        public var scopesMode: ScopesMode = .all
+
+        public init(path: String, methods: [String] = [], auth: RouteAuth = .required, tokenType: RequiredTokenType? = nil,
+                    fresh: Bool = false, scopes: [String] = [], scopesMode: ScopesMode = .all) {
+            self.path = path
+            self.methods = methods
+            self.auth = auth
+            self.tokenType = tokenType
+            self.fresh = fresh
+            self.scopes = scopes
+            self.scopesMode = scopesMode
+        }
     }
 
     public struct ClaimHeader: Sendable, Equatable {
@@ -103,8 +147,14 @@ public struct Configuration: Sendable, Equatable {
 
     public struct JWT: Sendable, Equatable {
         public var algorithms: [JWTAlgorithm] = [.HS256]
-        /// The HMAC key, whether it was written inline or read from `secretFile`.
-        public var secret: String? = nil
+        /// The HMAC key as bytes (RFC 7518 §3.2): `jwt.secret`'s UTF-8, or `jwt.secret_file` as
+        /// read, one trailing newline dropped, so a random binary key works.
+        public var secretBytes: [UInt8]? = nil
+        /// The HMAC key as text; nil when there is none or when it (from a file) is not UTF-8.
+        public var secret: String? {
+            get { secretBytes.flatMap { String(validating: $0, as: UTF8.self) } }
+            set { secretBytes = newValue.map { Array($0.utf8) } }
+        }
         public var secretFile: String? = nil
         public var publicKeyFile: String? = nil
         public var jwksFile: String? = nil

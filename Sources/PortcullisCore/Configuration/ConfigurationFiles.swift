@@ -23,6 +23,15 @@ enum ConfigurationFiles {
 
     /// Editors and `echo` end files with a newline that is not part of the secret; exactly one is
     /// dropped so a secret that really ends in whitespace survives.
+    static func secret(fromBytes contents: [UInt8]) -> [UInt8] {
+        var bytes = contents[...]
+        if bytes.last == UInt8(ascii: "\n") {
+            bytes.removeLast()
+            if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+        }
+        return Array(bytes)
+    }
+
     static func secret(fromContents contents: String) -> String {
         var scalars = contents.unicodeScalars
         if scalars.last == "\n" {

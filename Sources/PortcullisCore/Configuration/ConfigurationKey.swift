@@ -82,10 +82,10 @@ struct ConfigurationKey {
     /// also the order problems are reported in and keys are rendered in. Computed, not stored: the
     /// rows hold closures, and a load happens once per start.
     static var all: [ConfigurationKey] {
-        proxyKeys + proxyTLSKeys + jwtKeys + revocationKeys + adminKeys + adminTLSKeys + [errorsFormat] + logKeys
+        proxyKeys + proxyTLSKeys + jwtKeys + revocationKeys + adminKeys + adminTLSKeys + [errorsFormat] + logKeys + [routesKey]
     }
 
-    static let sectionNames = ["proxy", "jwt", "revocation", "admin", "errors", "log"]
+    static let sectionNames = ["proxy", "jwt", "revocation", "admin", "errors", "log", "routes"]
 }
 
 /// The state of one load: the configuration being filled in and every problem met on the way.
@@ -95,12 +95,14 @@ struct ConfigurationLoadSession {
     /// Keys whose value was refused; cross-field checks skip them rather than pile a second,
     /// derived complaint onto the first.
     var failedKeys: Set<String> = []
-    /// Contents of secret files, by the `*_file` key they came from.
-    var fileContents: [String: String] = [:]
+    /// Contents of secret files, as bytes, by the `*_file` key they came from.
+    var fileContents: [String: [UInt8]] = [:]
     let readFile: (String) throws -> String
+    let readBytes: (String) throws -> [UInt8]
 
-    init(readFile: @escaping (String) throws -> String) {
+    init(readFile: @escaping (String) throws -> String, readBytes: @escaping (String) throws -> [UInt8]) {
         self.readFile = readFile
+        self.readBytes = readBytes
     }
 
     mutating func report(_ key: ConfigurationKey, _ setting: ConfigSetting, value: String?, reason: String) {
@@ -108,6 +110,14 @@ struct ConfigurationLoadSession {
         if case .environment(let variable) = setting.source { reason += " (set by \(variable))" }
         problems.append(ConfigurationProblem(key: key.path, value: value.map(key.redact), reason: reason))
         failedKeys.insert(key.path)
+    }
+
+    /// A problem inside a structured key (`routes[2].scopes_mode`); `failing` is the key refused.
+    mutating func report(path: String, failing keyPath: String, _ setting: ConfigSetting, value: String?, reason: String) {
+        var reason = reason
+        if case .environment(let variable) = setting.source { reason += " (set by \(variable))" }
+        problems.append(ConfigurationProblem(key: path, value: value, reason: reason))
+        failedKeys.insert(keyPath)
     }
 
     mutating func report(_ key: ConfigurationKey, _ setting: ConfigSetting, reason: String) {

@@ -51,8 +51,12 @@ extension ConfigurationKey {
             }
             session.configuration[keyPath: field] = filePath
             do {
-                let contents = try session.readFile(filePath)
-                if keepsContents { session.fileContents[key.path] = contents }
+                // A secret is bytes (an HMAC key need not be text); other files are read as text.
+                if keepsContents {
+                    session.fileContents[key.path] = try session.readBytes(filePath)
+                } else {
+                    _ = try session.readFile(filePath)
+                }
             } catch {
                 session.report(key, setting, value: filePath, reason: "cannot read the file: \(ConfigurationFiles.describe(error))")
             }

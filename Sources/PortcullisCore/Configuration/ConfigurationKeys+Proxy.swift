@@ -24,6 +24,7 @@ extension ConfigurationKey {
             .duration("proxy.idle_timeout", \.proxy.idleTimeout, floor: .positive),
             .integer("proxy.max_connections", \.proxy.maxConnections, range: 0...10_000_000),
             .duration("proxy.drain_timeout", \.proxy.drainTimeout, floor: .zero),
+            .choice("proxy.cors_preflight", \.proxy.corsPreflight),
         ]
     }
 

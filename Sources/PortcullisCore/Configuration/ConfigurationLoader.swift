@@ -20,24 +20,29 @@ public enum ConfigurationLoader {
     /// Loads YAML text (may be nil), applies environment, resolves *_file secrets, validates.
     /// Throws ConfigurationError listing every problem: file shape first (in document order), then
     /// unknown environment variables (by name), then each key in table order, then cross-key checks.
+    ///
+    /// `readFile` and `readBytes` stand in for the file system (tests); without them files are
+    /// read from disk. Given only `readFile`, bytes are its text's UTF-8.
     public static func load(yaml: String?, environment: [String: String],
-                            readFile: (String) throws -> String = { try String(contentsOfFile: $0, encoding: .utf8) })
+                            readFile: ((String) throws -> String)? = nil,
+                            readBytes: ((String) throws -> [UInt8])? = nil)
         throws(ConfigurationError) -> Configuration {
+        let text: (String) throws -> String = readFile ?? { try String(contentsOfFile: $0, encoding: .utf8) }
+        let bytes: (String) throws -> [UInt8] = readBytes
+            ?? readFile.map { read in { Array(try read($0).utf8) } }
+            ?? { [UInt8](try Data(contentsOf: URL(fileURLWithPath: $0))) }
         let keys = ConfigurationKey.all
         var sources = ConfigurationSources(keys: keys)
         if let yaml { sources.readYAML(yaml) }
         sources.readEnvironment(environment)
 
-        // The session holds the reader only while it runs; it must not outlive this call.
-        let (configuration, keyProblems) = withoutActuallyEscaping(readFile) { readFile in
-            var session = ConfigurationLoadSession(readFile: readFile)
-            for key in keys {
-                if let setting = sources.settings[key.path] { key.apply(key, setting, &session) }
-            }
-            session.resolveSecretFiles()
-            session.checkAcrossKeys()
-            return (session.configuration, session.problems)
+        var session = ConfigurationLoadSession(readFile: text, readBytes: bytes)
+        for key in keys {
+            if let setting = sources.settings[key.path] { key.apply(key, setting, &session) }
         }
+        session.resolveSecretFiles()
+        session.checkAcrossKeys()
+        let (configuration, keyProblems) = (session.configuration, session.problems)
         let problems = sources.problems + keyProblems
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         return configuration

@@ -19,7 +19,7 @@ public struct ConfigurationReload: Sendable {
         "jwt.cookie_name", "jwt.query_param", "jwt.csrf",
         "proxy.public_paths", "proxy.claim_headers", "proxy.upstream_timeout", "proxy.logout_path",
         "revocation.fail_mode", "errors.format", "admin.token", "admin.token_file",
-        "proxy.tls_cert_file", "proxy.tls_key_file",
+        "proxy.tls_cert_file", "proxy.tls_key_file", "proxy.cors_preflight", "routes",
     ]
 
     /// - Parameters:
@@ -33,7 +33,7 @@ public struct ConfigurationReload: Sendable {
             applied.proxy.tlsCertFile = new.proxy.tlsCertFile
             applied.proxy.tlsKeyFile = new.proxy.tlsKeyFile
         }
-        applied.jwt.secret = new.jwt.secret
+        applied.jwt.secretBytes = new.jwt.secretBytes
         applied.jwt.secretFile = new.jwt.secretFile
         applied.jwt.publicKeyFile = new.jwt.publicKeyFile
         applied.jwt.jwksFile = new.jwt.jwksFile
@@ -54,6 +54,8 @@ public struct ConfigurationReload: Sendable {
         applied.errors = new.errors
         applied.admin.token = new.admin.token
         applied.admin.tokenFile = new.admin.tokenFile
+        applied.proxy.corsPreflight = new.proxy.corsPreflight
+        applied.routes = new.routes
         self.applied = applied
         changed = applied.keysDiffering(from: running)
         needRestart = new.keysDiffering(from: applied)
@@ -66,7 +68,7 @@ extension Configuration {
     public func keysDiffering(from other: Configuration) -> [String] {
         ConfigurationKey.all.compactMap { key in
             let differs: Bool = switch key.path {
-            case "jwt.secret": jwt.secret != other.jwt.secret
+            case "jwt.secret": jwt.secretBytes != other.jwt.secretBytes
             case "admin.token": admin.token != other.admin.token
             case "revocation.redis_url": revocation.redisURL != other.revocation.redisURL
             case "revocation.redis_sentinel_password":

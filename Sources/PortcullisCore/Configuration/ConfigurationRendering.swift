@@ -6,6 +6,11 @@ extension Configuration {
         var lines = ["# Effective Portcullis configuration; secrets are shown as <redacted>."]
         var section = ""
         for key in ConfigurationKey.all {
+            if ConfigurationKey.topLevelKeys.contains(key.path) {
+                section = ""
+                lines += ConfigYAMLWriter.lines(name: key.path, value: key.render(self), indent: "")
+                continue
+            }
             if key.section != section {
                 section = key.section
                 lines.append("\(section):")

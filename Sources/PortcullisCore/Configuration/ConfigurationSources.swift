@@ -44,6 +44,11 @@ struct ConfigurationSources {
             problems.append(unknownKey(section))
             return
         }
+        if ConfigurationKey.topLevelKeys.contains(section) {
+            if case .null = value { return }
+            settings[section] = ConfigSetting(value: value, source: .file)
+            return
+        }
         switch value {
         case .null:
             return

@@ -2,8 +2,19 @@
 /// that was already refused so that one mistake is reported once.
 extension ConfigurationLoadSession {
     mutating func resolveSecretFiles() {
-        resolveSecret(valueKey: "jwt.secret", fileKey: "jwt.secret_file", value: \.jwt.secret, file: \.jwt.secretFile)
-        resolveSecret(valueKey: "admin.token", fileKey: "admin.token_file", value: \.admin.token, file: \.admin.tokenFile)
+        if resolveSecret(valueKey: "jwt.secret", fileKey: "jwt.secret_file", value: \.jwt.secret, file: \.jwt.secretFile),
+           let contents = fileContents["jwt.secret_file"] {
+            configuration.jwt.secretBytes = ConfigurationFiles.secret(fromBytes: contents)
+        }
+        if resolveSecret(valueKey: "admin.token", fileKey: "admin.token_file", value: \.admin.token, file: \.admin.tokenFile),
+           let contents = fileContents["admin.token_file"] {
+            // A bearer token travels in a header: it must be text.
+            guard let text = String(validating: ConfigurationFiles.secret(fromBytes: contents), as: UTF8.self) else {
+                fail("admin.token_file", value: configuration.admin.tokenFile, reason: "the file is not UTF-8 text")
+                return
+            }
+            configuration.admin.token = text
+        }
     }
 
     mutating func checkAcrossKeys() {
@@ -34,17 +45,16 @@ extension ConfigurationLoadSession {
         }
     }
 
+    /// False when both keys are set, which is refused.
     private mutating func resolveSecret(valueKey: String, fileKey: String,
-                                        value: WritableKeyPath<Configuration, String?>,
-                                        file: WritableKeyPath<Configuration, String?>) {
+                                        value: KeyPath<Configuration, String?>,
+                                        file: KeyPath<Configuration, String?>) -> Bool {
         if configuration[keyPath: value] != nil, let path = configuration[keyPath: file] {
             // Neither can be preferred silently: the operator would not know which key is in force.
             fail(fileKey, value: path, reason: "\(valueKey) and \(fileKey) are both set; keep one")
-            return
+            return false
         }
-        if let contents = fileContents[fileKey] {
-            configuration[keyPath: value] = ConfigurationFiles.secret(fromContents: contents)
-        }
+        return true
     }
 
     private mutating func checkUpstream() {
@@ -55,7 +65,7 @@ extension ConfigurationLoadSession {
     private mutating func checkHMACSecret() {
         let hmac = configuration.jwt.algorithms.filter { $0.minimumHMACKeyBytes != nil }
         guard !hmac.isEmpty, failedKeys.isDisjoint(with: ["jwt.algorithms", "jwt.secret", "jwt.secret_file"]) else { return }
-        guard let secret = configuration.jwt.secret else {
+        guard let secret = configuration.jwt.secretBytes else {
             // A JWKS may carry the HS keys as `oct` entries (e.g. the old secret during a rotation).
             guard configuration.jwt.jwksFile == nil, configuration.jwt.jwksURL == nil else { return }
             let names = hmac.map(\.rawValue).joined(separator: ", ")
@@ -63,11 +73,11 @@ extension ConfigurationLoadSession {
             return
         }
         guard let strictest = hmac.max(by: { ($0.minimumHMACKeyBytes ?? 0) < ($1.minimumHMACKeyBytes ?? 0) }),
-              let needed = strictest.minimumHMACKeyBytes, secret.utf8.count < needed
+              let needed = strictest.minimumHMACKeyBytes, secret.count < needed
         else { return }
         let (key, value) = secretOrigin(valueKey: "jwt.secret", file: configuration.jwt.secretFile)
         fail(key, value: value, reason: "HMAC keys shorter than the hash output are refused: "
-             + "\(strictest.rawValue) needs at least \(needed) bytes, this key has \(secret.utf8.count)")
+             + "\(strictest.rawValue) needs at least \(needed) bytes, this key has \(secret.count)")
     }
 
     private mutating func checkVerificationKeys() {

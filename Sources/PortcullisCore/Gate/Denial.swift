@@ -10,6 +10,11 @@ public enum Denial: String, Sendable, CaseIterable {
     case wrongIssuer
     case accessTokenRequired
     case refreshTokenRequired
+    /// A route demands `fresh`, and the token's `fresh` is not true.
+    case freshTokenRequired
+    /// A route demands scopes the token does not grant. The answer's message names them, so it
+    /// is rendered from the `ScopeRefusal` the gate returns, not from this case alone.
+    case insufficientScope
     case csrfMismatch
     case revoked
     case storeUnavailable
@@ -21,7 +26,8 @@ public enum Denial: String, Sendable, CaseIterable {
     /// The AuthX status (errors.format: authx).
     public var status: Int {
         switch self {
-        case .missingToken, .accessTokenRequired, .refreshTokenRequired, .csrfMismatch, .revoked: 401
+        case .missingToken, .accessTokenRequired, .refreshTokenRequired, .freshTokenRequired, .csrfMismatch, .revoked: 401
+        case .insufficientScope: 403
         case .malformedToken, .badSignature, .expired, .notYetValid, .wrongAudience, .wrongIssuer: 422
         case .storeUnavailable: 503
         case .upstreamUnavailable: 502
@@ -40,6 +46,8 @@ public enum Denial: String, Sendable, CaseIterable {
         case .wrongIssuer: "Invalid issuer"
         case .accessTokenRequired: "Access token required"
         case .refreshTokenRequired: "Refresh token required"
+        case .freshTokenRequired: "Fresh token required"
+        case .insufficientScope: "Missing required scopes"
         case .csrfMismatch: "CSRF double submit does not match"
         case .revoked: "Invalid token"
         case .storeUnavailable: "Revocation store unavailable"
@@ -59,6 +67,8 @@ public enum Denial: String, Sendable, CaseIterable {
         case .wrongIssuer: "TokenInvalidIssuerError"
         case .accessTokenRequired: "AccessTokenRequiredError"
         case .refreshTokenRequired: "RefreshTokenRequiredError"
+        case .freshTokenRequired: "FreshTokenRequiredError"
+        case .insufficientScope: "InsufficientScopeError"
         case .csrfMismatch: "CSRFError"
         case .revoked: "RevokedTokenError"
         case .storeUnavailable: "RevocationStoreUnavailableError"
@@ -76,14 +86,17 @@ public enum Denial: String, Sendable, CaseIterable {
         }
     }
 
-    /// The status under `errors.format`: rfc6750 answers every token failure with 401.
+    /// The status under `errors.format`: rfc6750 answers every token failure with 401, except a
+    /// missing scope, which is 403 in both (RFC 6750 §3.1 `insufficient_scope`).
     public func status(in format: ErrorFormat) -> Int {
-        format == .rfc6750 && isTokenFailure ? 401 : status
+        format == .rfc6750 && isTokenFailure && self != .insufficientScope ? 401 : status
     }
 
     /// The `WWW-Authenticate` value, or nil when the answer carries none.
     public func wwwAuthenticate(in format: ErrorFormat) -> String? {
         guard isTokenFailure else { return nil }
+        // Without the route's scopes; `ScopeRefusal.wwwAuthenticate` names them.
+        if self == .insufficientScope { return #"Bearer error="insufficient_scope""# }
         let status = status(in: format)
         guard status == 401 else { return nil }
         if self == .missingToken { return "Bearer" }

@@ -5,6 +5,8 @@ public struct Gate: Sendable {
         /// The path is public: forward without a token and without claim headers.
         case forwardPublic
         case deny(Denial)
+        /// 403 `InsufficientScopeError`, whose message names the scopes (rendered per refusal).
+        case denyScope(ScopeRefusal)
         /// The token is valid; forward it once the store says it is not revoked.
         case checkRevocation(VerifiedToken, RevocationQuery)
     }
@@ -18,6 +20,11 @@ public struct Gate: Sendable {
     }
 
     public let publicPaths: PublicPaths
+    /// `routes`: consulted before `publicPaths`; a request no route matches follows `publicPaths`
+    /// and the verifier's own token type (`jwt.token_type`).
+    public let routes: RouteTable
+    /// `proxy.cors_preflight: forward`.
+    public let forwardsCORSPreflights: Bool
     public let extractor: TokenExtractor
     public let verifier: TokenVerifier
     public let csrfCheck: Bool
@@ -30,8 +37,11 @@ public struct Gate: Sendable {
 
     public init(publicPaths: PublicPaths, extractor: TokenExtractor, verifier: TokenVerifier,
                 csrfCheck: Bool, failMode: FailMode, revokesRawTokens: Bool, claimHeaders: ClaimHeaderPlan,
-                unknownKeyObserver: UnknownKeyObserver? = nil) {
+                unknownKeyObserver: UnknownKeyObserver? = nil, routes: RouteTable = RouteTable(),
+                forwardsCORSPreflights: Bool = true) {
         self.unknownKeyObserver = unknownKeyObserver
+        self.routes = routes
+        self.forwardsCORSPreflights = forwardsCORSPreflights
         self.publicPaths = publicPaths
         self.extractor = extractor
         self.verifier = verifier
@@ -41,30 +51,57 @@ public struct Gate: Sendable {
         self.claimHeaders = claimHeaders
     }
 
+    /// `method` is the request's method name exactly as sent (`GET`, `OPTIONS`).
     /// `cache`, when given, is the calling event loop's verified-token cache.
-    public func decide(method: RequestMethodClass, target: RequestTarget,
+    ///
+    /// The checks run in AuthX's order (token type, `fresh`, CSRF, then scopes), all before the
+    /// store is asked, so a token the route refuses anyway never costs a lookup.
+    public func decide(method: String, target: RequestTarget,
                        headers: some RequestHeaders, now: Double, cache: VerifiedTokenCache? = nil) -> Decision {
-        if publicPaths.matches(target.path) { return .forwardPublic }
+        if forwardsCORSPreflights, method == "OPTIONS", headers.firstValue("origin") != nil,
+           headers.firstValue("access-control-request-method") != nil {
+            return .forwardPublic
+        }
+        let route = routes.match(method: method, path: target.path)
+        if let route {
+            if route.isOpen { return .forwardPublic }
+        } else if publicPaths.matches(target.path) {
+            return .forwardPublic
+        }
         guard let found = extractor.extract(from: headers, target: target) else {
             return .deny(.missingToken)
         }
         let token: VerifiedToken
         do {
             if let cache, let cached = cache.lookup(found.token, verifier: verifier, now: now) {
-                try verifier.validate(cached.claims, now: now)
+                if let route {
+                    try verifier.validate(cached.claims, now: now, requiredType: route.requiredType)
+                } else {
+                    try verifier.validate(cached.claims, now: now)
+                }
                 token = cached
             } else {
-                token = try verifier.verify(found.token, now: now)
+                if let route {
+                    token = try verifier.verify(found.token, now: now, requiredType: route.requiredType)
+                } else {
+                    token = try verifier.verify(found.token, now: now)
+                }
                 cache?.insert(found.token, token, verifier: verifier, now: now)
             }
         } catch {
             if error.code == .unknownKey { unknownKeyObserver?.unknownKeyIDSeen() }
             return .deny(Denial(error))
         }
-        if csrfCheck, found.location == .cookies, method == .stateChanging {
+        if route?.requiresFresh == true, token.claims.fresh != true {
+            return .deny(.freshTokenRequired)
+        }
+        if csrfCheck, found.location == .cookies, RequestMethodClass(method: method) == .stateChanging {
             guard let expected = token.claims.csrf, let presented = headers.firstValue("x-csrf-token"),
                   ConstantTime.equal(expected, presented)
             else { return .deny(.csrfMismatch) }
+        }
+        if let scopes = route?.scopes, !scopes.isSatisfied(by: token.claims.scopes) {
+            return .denyScope(scopes.refusal(provided: token.claims.scopes))
         }
         let query = RevocationQuery(
             jti: token.claims.jti, subject: token.claims.sub, issuedAt: token.claims.iat,

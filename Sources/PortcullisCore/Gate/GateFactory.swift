@@ -26,7 +26,7 @@ extension Gate {
         var keys: KeyTable?
         if problems.isEmpty {
             do {
-                keys = try KeyTable(hmacSecret: c.jwt.secret.map { Array($0.utf8) }, publicKeyPEM: pem,
+                keys = try KeyTable(hmacSecret: c.jwt.secretBytes, publicKeyPEM: pem,
                                     jwksJSON: jwks, algorithms: Set(c.jwt.algorithms),
                                     remoteJWKSPending: c.jwt.jwksURL != nil && remoteJWKS == nil)
             } catch {
@@ -42,9 +42,11 @@ extension Gate {
         case .refresh: .refresh
         case .any: .any
         }
+        let routes = RouteTable(c.routes, defaultType: requiredType)
         let policy = TokenPolicy(
             algorithms: Set(c.jwt.algorithms), issuer: c.jwt.issuer, audience: c.jwt.audience,
-            leewaySeconds: c.jwt.leeway.seconds, requiredType: requiredType, capturedClaims: plan.capturedClaims)
+            leewaySeconds: c.jwt.leeway.seconds, requiredType: requiredType, capturedClaims: plan.capturedClaims,
+            readsScopes: routes.readsScopes)
         self.init(
             publicPaths: PublicPaths(patterns: c.proxy.publicPaths),
             extractor: TokenExtractor(locations: c.jwt.locations, headerName: c.jwt.headerName,
@@ -53,7 +55,8 @@ extension Gate {
             verifier: TokenVerifier(keys: keys, policy: policy),
             csrfCheck: c.jwt.csrf, failMode: c.revocation.failMode,
             revokesRawTokens: !c.revocation.tokenKey.isEmpty, claimHeaders: plan,
-            unknownKeyObserver: c.jwt.jwksURL != nil ? unknownKeyObserver : nil)
+            unknownKeyObserver: c.jwt.jwksURL != nil ? unknownKeyObserver : nil,
+            routes: routes, forwardsCORSPreflights: c.proxy.corsPreflight == .forward)
     }
 }
 

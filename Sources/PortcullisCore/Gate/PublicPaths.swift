@@ -31,7 +31,12 @@ public struct PublicPaths: Sendable {
     }
 
     static func isAmbiguous(_ path: Substring) -> Bool {
-        let bytes = Array(path.utf8)
+        // Routes ask this of every request: read the bytes in place rather than copy them.
+        if let answer = path.utf8.withContiguousStorageIfAvailable({ isAmbiguous(bytes: $0) }) { return answer }
+        return Array(path.utf8).withUnsafeBufferPointer { isAmbiguous(bytes: $0) }
+    }
+
+    private static func isAmbiguous(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var segmentStart = 0
         for index in 0...bytes.count {
             if index < bytes.count {

@@ -17,6 +17,11 @@ package struct ClaimValidator: Sendable {
     }
 
     package func validate(_ claims: TokenClaims, now: Double) throws(TokenError) {
+        try validate(claims, now: now, requiredType: policy.requiredType)
+    }
+
+    /// As above, with the token type a route demands in place of `policy.requiredType`.
+    package func validate(_ claims: TokenClaims, now: Double, requiredType: TokenPolicy.RequiredType) throws(TokenError) {
         let leeway = policy.leewaySeconds
         if let exp = claims.exp, exp.rounded(.towardZero) <= now - leeway {
             throw TokenError(.expired, "exp \(Self.format(exp)) is not after now \(Self.format(now)) - leeway \(Self.format(leeway))")
@@ -36,7 +41,7 @@ package struct ClaimValidator: Sendable {
         // A token without `type` passes: only AuthX writes it. Any other value
         // than the required one is refused, not just the opposite kind.
         if let type = claims.type {
-            switch policy.requiredType {
+            switch requiredType {
             case .access where type != "access":
                 throw TokenError(.accessTokenRequired, "type is not \"access\"")
             case .refresh where type != "refresh":

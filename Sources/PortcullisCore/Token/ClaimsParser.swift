@@ -9,9 +9,11 @@
 package struct ClaimsParser: Sendable {
     /// UTF-8 of `TokenPolicy.capturedClaims`, prepared once.
     private let capturedNames: [[UInt8]]
+    private let readsScopes: Bool
 
-    package init(capturedClaims: [String]) {
+    package init(capturedClaims: [String], readsScopes: Bool = false) {
         self.capturedNames = capturedClaims.map { Array($0.utf8) }
+        self.readsScopes = readsScopes
     }
 
     package func parse(_ bytes: UnsafeRawBufferPointer) throws(TokenError) -> TokenClaims {
@@ -95,6 +97,7 @@ package struct ClaimsParser: Sendable {
         var type: String?
         var csrf: String?
         var fresh: Bool?
+        var scopes: [String]?
         var captured: [String?] = capturedNames.isEmpty ? [] : Array(repeating: nil, count: capturedNames.count)
 
         try scanner.beginObject()
@@ -105,7 +108,11 @@ package struct ClaimsParser: Sendable {
             let registered = Registered(packed: packed)
             let isCaptured = !capturedNames.isEmpty && isCapturedName(name, in: scanner)
             let start = scanner.index
-            let value = try readValue(&scanner, isAudience: registered == .aud)
+            let isScopes = readsScopes && packed == PackedName.scopes
+            let value = try readValue(&scanner, isAudience: registered == .aud || isScopes)
+            if isScopes, case .strings(let strings) = value {
+                scopes = strings
+            }
 
             if let registered {
                 switch (registered, value) {
@@ -147,11 +154,11 @@ package struct ClaimsParser: Sendable {
         try scanner.expectEnd()
         return TokenClaims(
             jti: jti, sub: sub, iss: iss, aud: aud, exp: exp, nbf: nbf, iat: iat,
-            type: type, csrf: csrf, fresh: fresh, captured: captured
+            type: type, csrf: csrf, fresh: fresh, scopes: scopes, captured: captured
         )
     }
 
-    /// Steps over one member value. Only `aud` arrays are read (as strings);
+    /// Steps over one member value. Only `aud` and `scopes` arrays are read (as strings);
     /// other containers are validated and skipped.
     private func readValue(_ scanner: inout JSONScanner, isAudience: Bool) throws(JSONSyntaxError) -> MemberValue {
         switch scanner.peek() {

@@ -21,6 +21,7 @@ package enum PackedName {
     package static let type: UInt64 = 0x74_7970_6504
     package static let csrf: UInt64 = 0x63_7372_6604
     package static let fresh: UInt64 = 0x6672_6573_6805
+    package static let scopes: UInt64 = 0x73_636F_7065_7306
 
     package static let maximumLength = 7
 

@@ -15,6 +15,9 @@ public struct TokenClaims: Sendable, Equatable {
     public var csrf: String?
     /// AuthX `fresh`.
     public var fresh: Bool?
+    /// AuthX `scopes`, read only when a route needs them (`TokenPolicy.readsScopes`); nil when
+    /// absent, null, or not an array of strings (a token then grants no scope).
+    public var scopes: [String]?
     /// Values of the claims named in `TokenPolicy.capturedClaims`, index-aligned:
     /// strings as they are, numbers and booleans as their JSON text,
     /// nil for absent, null, objects and arrays.
@@ -23,8 +26,9 @@ public struct TokenClaims: Sendable, Equatable {
     public init(
         jti: String? = nil, sub: String? = nil, iss: String? = nil, aud: [String] = [],
         exp: Double? = nil, nbf: Double? = nil, iat: Double? = nil,
-        type: String? = nil, csrf: String? = nil, fresh: Bool? = nil, captured: [String?] = []
+        type: String? = nil, csrf: String? = nil, fresh: Bool? = nil, scopes: [String]? = nil, captured: [String?] = []
     ) {
+        self.scopes = scopes
         self.jti = jti
         self.sub = sub
         self.iss = iss

@@ -12,6 +12,8 @@ public struct TokenPolicy: Sendable {
     public var requiredType: RequiredType
     /// Extra top-level claims to read into `TokenClaims.captured`, index-aligned.
     public var capturedClaims: [String]
+    /// Whether `scopes` is read into `TokenClaims.scopes` (only routes with `scopes` need it).
+    public var readsScopes: Bool
 
     public enum RequiredType: String, Sendable {
         case access, refresh, any
@@ -23,8 +25,10 @@ public struct TokenPolicy: Sendable {
         audience: [String] = [],
         leewaySeconds: Double = 0,
         requiredType: RequiredType = .access,
-        capturedClaims: [String] = []
+        capturedClaims: [String] = [],
+        readsScopes: Bool = false
     ) {
+        self.readsScopes = readsScopes
         self.algorithms = algorithms
         self.issuer = issuer
         self.audience = audience

@@ -45,7 +45,7 @@ public struct TokenVerifier: Sendable {
             self.keys = keys.keys
             self.usesKeyIDs = keys.usesKeyIDs
             self.allowed = AlgorithmSet(policy.algorithms)
-            self.claimsParser = ClaimsParser(capturedClaims: policy.capturedClaims)
+            self.claimsParser = ClaimsParser(capturedClaims: policy.capturedClaims, readsScopes: policy.readsScopes)
             self.claimValidator = ClaimValidator(policy: policy)
         }
     }
@@ -67,6 +67,18 @@ public struct TokenVerifier: Sendable {
     /// signature verified earlier (the verified-token cache).
     public func validate(_ claims: TokenClaims, now: Double) throws(TokenError) {
         try configuration.claimValidator.validate(claims, now: now)
+    }
+
+    /// `verify` with the token type a route demands instead of the policy's.
+    public func verify(_ token: Substring, now: Double, requiredType: TokenPolicy.RequiredType) throws(TokenError) -> VerifiedToken {
+        let verified = try verifySignature(token)
+        try configuration.claimValidator.validate(verified.claims, now: now, requiredType: requiredType)
+        return verified
+    }
+
+    /// `validate` with the token type a route demands instead of the policy's.
+    public func validate(_ claims: TokenClaims, now: Double, requiredType: TokenPolicy.RequiredType) throws(TokenError) {
+        try configuration.claimValidator.validate(claims, now: now, requiredType: requiredType)
     }
 
     /// Identifies the key table and policy: cached verdicts of one verifier are not valid for

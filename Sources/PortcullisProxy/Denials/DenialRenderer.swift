@@ -44,6 +44,13 @@ struct DenialRenderer: Sendable {
         rendered[denial]!
     }
 
+    /// A 403 for missing scopes: its message names the token's scopes, so it is rendered here,
+    /// on the denial path only. Status and `WWW-Authenticate` are the same in both formats.
+    func rendering(_ refusal: ScopeRefusal) -> Rendered {
+        Self.render(status: refusal.denial.status, message: refusal.message, errorType: refusal.denial.errorType,
+                    wwwAuthenticate: refusal.wwwAuthenticate)
+    }
+
     static func render(status: Int, message: String, errorType: String, wwwAuthenticate: String?) -> Rendered {
         let json = #"{"message": "\#(JSONStringEncoding.escaped(message))", "error_type": "\#(JSONStringEncoding.escaped(errorType))"}"#
         var head = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"

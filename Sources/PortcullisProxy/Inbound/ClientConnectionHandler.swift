@@ -222,7 +222,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         accessLine = logger.logLevel <= .debug ? (request.method, target.path) : nil
         let now = Date().timeIntervalSince1970
         let decision = snapshot.gate.decide(
-            method: RequestMethodClass(method: request.method), target: target,
+            method: request.method, target: target,
             headers: request, now: now, cache: tokenCache)
         switch decision {
         case .forwardPublic:
@@ -230,6 +230,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
             admit(request, claims: nil)
         case .deny(let denial):
             deny(denial)
+        case .denyScope(let refusal):
+            deny(refusal.denial, answer: snapshot.renderer.rendering(refusal))
         case .checkRevocation(let token, let query):
             verifiedJTI = token.claims.jti
             let logout = snapshot.logout.applies(to: target)
@@ -334,10 +336,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         machine.requestAdmitted(upstreamHead: head, upstreamTimeout: snapshot.upstreamTimeout)
     }
 
-    private func deny(_ denial: Denial) {
+    /// `answer`, when given, is a denial rendered for this request (a scope refusal names the scopes).
+    private func deny(_ denial: Denial, answer: DenialRenderer.Rendered? = nil) {
+        let rendered = answer ?? snapshot.renderer.rendering(denial)
         metrics.recordDenied(denial, since: requestStart)
-        logAccess(status: snapshot.renderer.rendering(denial).status, outcome: "denied", reason: denial.errorType)
-        machine.requestDenied(snapshot.renderer.rendering(denial), now: .now())
+        logAccess(status: rendered.status, outcome: "denied", reason: denial.errorType)
+        machine.requestDenied(rendered, now: .now())
     }
 
     // MARK: Upstream connections
