@@ -38,6 +38,9 @@ final class LogoutTests: XCTestCase {
             "PORTCULLIS_REVOCATION_REDIS_URL": redis.url, "PORTCULLIS_REVOCATION_FAIL_MODE": "open",
         ])
         let access = h.token(sub: "erin", jti: "logout-unstored")
+        // The store's connections are made after start: count from the moment it answers.
+        let ready = Date().addingTimeInterval(10)
+        while try h.adminClient().request("GET", "/readyz").status != 200 && Date() < ready { usleep(20_000) }
         let client = try h.client()
         XCTAssertEqual(try client.request("GET", "/profile", headers: [("Authorization", "Bearer \(access)")]).status, 200)
         redis.stop()

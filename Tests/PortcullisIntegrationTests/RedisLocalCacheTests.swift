@@ -26,7 +26,7 @@ final class RedisLocalCacheTests: XCTestCase {
         return .nan
     }
 
-    private func waitUntilInUse(_ h: GatewayHarness, _ expected: Double = 1, seconds: Double = 5) async throws {
+    private func waitUntilInUse(_ h: GatewayHarness, _ expected: Double = 1, seconds: Double = 20) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if (try? metric(h, "portcullis_revocation_cache_in_use")) == expected { return }
