@@ -49,6 +49,8 @@
 #   BENCH_FLAT_TOLERANCE=10 percent: 1M-entry rows within this of the 1k-entry rows'
 #                           req/s count as "flat"
 #   BENCH_ALLOC=0           skip the allocations-per-request pass
+#   BENCH_PROPAGATION=0     skip bench/propagation.py (revocation propagation between two
+#                           instances on one Redis, cache off and on; Sentinel failover time)
 #   BENCH_ALLOC_BUDGET=N    allocation calls per proxied request allowed (PASS/OVER)
 #   BENCH_DISTINCT_TOKENS=10000  how many distinct tokens the rotating-token row cycles through
 #
@@ -76,6 +78,7 @@ BULK_SEED_ABOVE=${BENCH_BULK_SEED_ABOVE:-10000}
 RSS_TARGET_MB=${BENCH_RSS_TARGET_MB:-64}
 FLAT_TOLERANCE=${BENCH_FLAT_TOLERANCE:-10}
 ALLOC=${BENCH_ALLOC:-1}
+PROPAGATION=${BENCH_PROPAGATION:-1}
 # Measured 2026-11-23 on the 2-vCPU reference machine (HS256, memory store, 1k
 # revoked): 25.4 allocation calls per request; the budget leaves
 # a little room for noise (idle background, connection setup) and no more.
@@ -607,6 +610,16 @@ revocation: $store_yaml
 admin: { listen: "127.0.0.1:$admin_port", token: "$admin_token" }
 log: { level: info }
 YAML
+    # --routes N: N-1 routes the measured path does not match, then a catch-all that decides,
+    # so every request walks the whole table (the worst case).
+    if ((${PO_ROUTES:-0} > 0)); then
+        {
+            echo "routes:"
+            local r
+            for ((r = 1; r < PO_ROUTES; r++)); do echo "  - { path: \"/api/v$r/*\", methods: [GET, POST], scopes: [\"api:v$r\"] }"; done
+            echo "  - { path: \"/*\", token_type: access }"
+        } >>"$dir/portcullis.yaml"
+    fi
     (umask 077 && printf '%s\n' "$admin_token" >"$dir/admin-token")
 
     local pin=("${SERVER_PIN[@]}") env=()
@@ -744,7 +757,7 @@ nginx_row() {
 
 # portcullis_options ARGS...: parse portcullis_row's options into PO_*.
 portcullis_options() {
-    PO_ALG=HS256 PO_STORE=memory PO_THREADS=1 PO_REVOKED=1000 PO_SEED=auto PO_CPUS=servers PO_TOKENS=1
+    PO_ALG=HS256 PO_STORE=memory PO_THREADS=1 PO_REVOKED=1000 PO_SEED=auto PO_CPUS=servers PO_TOKENS=1 PO_ROUTES=0
     while (($#)); do
         (($# >= 2)) || die "portcullis_row: option '$1' needs a value"
         case $1 in
@@ -755,6 +768,7 @@ portcullis_options() {
             --seed) PO_SEED=$2 ;;
             --cpus) PO_CPUS=$2 ;;
             --tokens) PO_TOKENS=$2 ;;
+            --routes) PO_ROUTES=$2 ;;
             *) die "portcullis_row: unknown option '$1'" ;;
         esac
         shift 2
@@ -904,6 +918,8 @@ define_rows() {
                                                            --alg HS256 --store memory --revoked 1000 --tokens "$DISTINCT_TOKENS"
     portcullis_row "portcullis HS256 redis 1k revoked"     --alg HS256 --store redis  --revoked 1000
     portcullis_row "portcullis HS256 redis 1M revoked"     --alg HS256 --store redis  --revoked 1000000
+    # 20 routes, the measured path matching only the last (the whole table walked per request).
+    portcullis_row "portcullis HS256 memory 1k revoked, 20 routes" --alg HS256 --store memory --revoked 1000 --routes 20
     # revocation.local_cache: tracking: a token seen before costs no Redis round trip.
     portcullis_row "portcullis HS256 redis 1k revoked, local cache" --alg HS256 --store redis-cache --revoked 1000
     # One token repeated: the verified-token cache makes these cost about what HS256 does.
@@ -1054,6 +1070,17 @@ main() {
         --peer "$PEER_ROW" --peer-label "haproxy jwt" --clk-tck "$CLK_TCK" \
         --checks "$TMP/checks.tsv" --meta "$TMP/meta.md" --markdown "$REPORT" || status=$?
     log "report written to $REPORT"
+    # Revocation propagation between two instances on one Redis (cache off and on) and the
+    # time to follow a Sentinel failover: its own program, after the table.
+    if [[ $PROPAGATION == 1 ]]; then
+        log "propagation and Sentinel failover (bench/propagation.py)"
+        if python3 "$HERE/propagation.py" --binary "$BINARY" --report "$TMP/propagation.md"; then
+            { echo; cat "$TMP/propagation.md"; } >>"$REPORT"
+        else
+            log "bench/propagation.py failed; see its output above"
+            status=1
+        fi
+    fi
     return "$status"
 }
 
