@@ -41,15 +41,21 @@ public struct AdminAPI: Sendable {
     public var revocationsWritten: Counter?
     /// When set, the admin token in force is read from here on each call (a reload may change it).
     public var liveAdminToken: (@Sendable () -> String?)?
+    /// The credentials in force (`admin.token` and `admin.tokens_file`), read per call so a
+    /// reload takes effect at once; when nil, `admin.token` alone.
+    public var liveCredentials: (@Sendable () -> [AdminCredential])?
     /// False while signing keys are still loading (`jwt.jwks_url` not fetched yet): `/readyz` answers 503.
     public var keysReady: @Sendable () -> Bool
 
     public init(store: RevocationStore, adminToken: String?, currentGate: @escaping @Sendable () -> Gate,
                 maxTTLSeconds: Double, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 metricsText: @escaping @Sendable () -> [UInt8] = { [] }, revocationsWritten: Counter? = nil,
-                liveAdminToken: (@Sendable () -> String?)? = nil, keysReady: @escaping @Sendable () -> Bool = { true },
+                liveAdminToken: (@Sendable () -> String?)? = nil,
+                liveCredentials: (@Sendable () -> [AdminCredential])? = nil,
+                keysReady: @escaping @Sendable () -> Bool = { true },
                 logger: Logger) {
         self.liveAdminToken = liveAdminToken
+        self.liveCredentials = liveCredentials
         self.keysReady = keysReady
         self.metricsText = metricsText
         self.revocationsWritten = revocationsWritten
@@ -68,6 +74,8 @@ public struct AdminAPI: Sendable {
         public var body: [UInt8]
         /// Who is calling, for the audit log.
         public var peer: String?
+        /// The name of the credential that authenticated the call, once it did.
+        public var actor: String?
 
         public init(method: String, uri: String, authorization: String?, body: [UInt8], peer: String?) {
             self.method = method
@@ -94,22 +102,31 @@ public struct AdminAPI: Sendable {
             return await store.isReady() ? .json(200, ["status": "ready"])
                 : .json(503, ["status": "unavailable", "message": "revocation store is not answering"])
         case (_, "v1"):
-            guard isAuthorized(request.authorization) else {
+            guard let credential = authenticate(request.authorization) else {
                 var response = AdminResponse.error(401, "Missing or invalid admin token", "Unauthorized")
                 response.headers.append(("WWW-Authenticate", "Bearer"))
                 return response
             }
+            guard credential.permits(method: request.method) else {
+                return .error(403, "Forbidden", "Forbidden")
+            }
+            var request = request
+            request.actor = credential.name
             return await handleV1(request, segments: Array(segments.dropFirst()), query: target.query)
         default:
             return .error(404, "Not Found", "NotFound")
         }
     }
 
-    private func isAuthorized(_ header: String?) -> Bool {
-        guard let adminToken = liveAdminToken.map({ $0() }) ?? adminToken, let header else { return false }
+    /// The credential the bearer token belongs to, or nil (no header, another scheme, unknown token).
+    private func authenticate(_ header: String?) -> AdminCredential? {
+        let credentials = liveCredentials?() ?? (liveAdminToken.map { $0() } ?? adminToken).map {
+            [AdminCredential(name: "admin", role: .admin, token: $0)]
+        } ?? []
+        guard let header else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
-        return ConstantTime.equal(String(parts[1]).trimmingCharacters(in: .whitespaces), adminToken)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return AdminCredentials.authenticate(String(parts[1]).trimmingCharacters(in: .whitespaces), among: credentials)
     }
 
     private func handleV1(_ request: Request, segments: [String], query: Substring?) async -> AdminResponse {
@@ -270,6 +287,7 @@ public struct AdminAPI: Sendable {
                        result: String = "ok") {
         if action.hasPrefix("revoke") { revocationsWritten?.increment() }
         var metadata: Logger.Metadata = ["audit.action": "\(action)", "audit.result": "\(result)",
+                                         "audit.actor": "\(request.actor ?? "-")",
                                          "audit.caller": "\(callerFingerprint(request))"]
         for (key, value) in target { metadata["audit.\(key)"] = "\(value)" }
         if let reason { metadata["audit.reason"] = "\(reason)" }

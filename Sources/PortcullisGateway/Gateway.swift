@@ -166,6 +166,7 @@ public final class Gateway: Sendable {
                               metricsText: { [metrics] in metrics.emitToBuffer() },
                               revocationsWritten: Counter(label: "portcullis_revocations_written_total", factory: factory),
                               liveAdminToken: { live.configuration.admin.token },
+                              liveCredentials: { live.configuration.admin.credentials },
                               keysReady: { jwks?.isLoaded ?? true },
                               logger: logger),
                 tls: adminTLS)

@@ -216,11 +216,21 @@ public struct Configuration: Sendable, Equatable {
         /// Optional at load: without it the admin API refuses every `/v1/` request.
         public var token: String? = nil
         public var tokenFile: String? = nil
+        /// `NAME ROLE TOKEN` lines: named credentials with roles, beside `token`.
+        public var tokensFile: String? = nil
+        /// Parsed from `tokensFile` at load (and so again on every reload).
+        public var fileCredentials: [AdminCredential] = []
         /// With both set the admin listener speaks HTTPS only.
         public var tlsCertFile: String? = nil
         public var tlsKeyFile: String? = nil
 
         public init() {}
+
+        /// Every credential in force: `admin.token` as the one named `admin` with the role
+        /// `admin`, then those of `admin.tokens_file`.
+        public var credentials: [AdminCredential] {
+            (token.map { [AdminCredential(name: "admin", role: .admin, token: $0)] } ?? []) + fileCredentials
+        }
     }
 
     public struct Errors: Sendable, Equatable {

@@ -47,6 +47,7 @@ extension ConfigurationKey {
                     render: { .string($0.description) }),
             .secret("admin.token", \.admin.token, fileField: \.admin.tokenFile, fileKey: "admin.token_file"),
             .file("admin.token_file", \.admin.tokenFile, keepsContents: true),
+            .file("admin.tokens_file", \.admin.tokensFile, keepsContents: true),
         ]
     }
 

@@ -20,6 +20,7 @@ public struct ConfigurationReload: Sendable {
         "proxy.public_paths", "proxy.claim_headers", "proxy.upstream_timeout", "proxy.logout_path",
         "revocation.fail_mode", "errors.format", "admin.token", "admin.token_file",
         "proxy.tls_cert_file", "proxy.tls_key_file", "proxy.cors_preflight", "routes",
+        "admin.tokens_file",
     ]
 
     /// - Parameters:
@@ -54,6 +55,8 @@ public struct ConfigurationReload: Sendable {
         applied.errors = new.errors
         applied.admin.token = new.admin.token
         applied.admin.tokenFile = new.admin.tokenFile
+        applied.admin.tokensFile = new.admin.tokensFile
+        applied.admin.fileCredentials = new.admin.fileCredentials
         applied.proxy.corsPreflight = new.proxy.corsPreflight
         applied.routes = new.routes
         self.applied = applied
@@ -69,6 +72,8 @@ extension Configuration {
         ConfigurationKey.all.compactMap { key in
             let differs: Bool = switch key.path {
             case "jwt.secret": jwt.secretBytes != other.jwt.secretBytes
+            // The file's contents count, not only its path: a token removed from it is a change.
+            case "admin.tokens_file": admin.tokensFile != other.admin.tokensFile || admin.fileCredentials != other.admin.fileCredentials
             case "admin.token": admin.token != other.admin.token
             case "revocation.redis_url": revocation.redisURL != other.revocation.redisURL
             case "revocation.redis_sentinel_password":

@@ -2,6 +2,7 @@
 /// that was already refused so that one mistake is reported once.
 extension ConfigurationLoadSession {
     mutating func resolveSecretFiles() {
+        resolveAdminCredentials()
         if resolveSecret(valueKey: "jwt.secret", fileKey: "jwt.secret_file", value: \.jwt.secret, file: \.jwt.secretFile),
            let contents = fileContents["jwt.secret_file"] {
             configuration.jwt.secretBytes = ConfigurationFiles.secret(fromBytes: contents)
@@ -159,6 +160,21 @@ extension ConfigurationLoadSession {
     private func secretOrigin(valueKey: String, file: String?) -> (key: String, value: String) {
         guard let file else { return (valueKey, ConfigurationKey.redactedText) }
         return (String(valueKey) + "_file", file)
+    }
+
+    /// `admin.tokens_file`: every malformed line is reported, each with its number.
+    private mutating func resolveAdminCredentials() {
+        guard let contents = fileContents["admin.tokens_file"], let path = configuration.admin.tokensFile else { return }
+        guard let text = String(validating: contents, as: UTF8.self) else {
+            fail("admin.tokens_file", value: path, reason: "the file is not UTF-8 text")
+            return
+        }
+        switch AdminCredentials.parse(text) {
+        case .success(let credentials):
+            configuration.admin.fileCredentials = credentials
+        case .failure(let problems):
+            for line in problems.lines { fail("admin.tokens_file", value: path, reason: line) }
+        }
     }
 
     private mutating func fail(_ key: String, value: String?, reason: String) {
