@@ -77,6 +77,10 @@ public struct Configuration: Sendable, Equatable {
         public var maxConnections = 10000
         /// On shutdown, connections still open this long after it began are closed.
         public var drainTimeout: Duration = .seconds(30)
+        /// `Upgrade: websocket` requests that pass become tunnels (INTERFACE §8).
+        public var webSockets = true
+        /// How often an open tunnel's token is verified and looked up in the store again.
+        public var tunnelRecheckInterval: Duration = .seconds(30)
 
         public init() {}
     }

@@ -24,6 +24,8 @@ extension ConfigurationKey {
             .duration("proxy.idle_timeout", \.proxy.idleTimeout, floor: .positive),
             .integer("proxy.max_connections", \.proxy.maxConnections, range: 0...10_000_000),
             .duration("proxy.drain_timeout", \.proxy.drainTimeout, floor: .zero),
+            .boolean("proxy.websockets", \.proxy.webSockets),
+            .duration("proxy.tunnel_recheck_interval", \.proxy.tunnelRecheckInterval, floor: .positive),
         ]
     }
 
