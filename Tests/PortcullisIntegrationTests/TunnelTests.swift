@@ -129,6 +129,28 @@ final class TunnelTests: XCTestCase {
         upstream.stop()
     }
 
+    /// A store that announces nothing (Redis written by someone else): the periodic recheck
+    /// finds the revocation and closes the tunnel.
+    func testARevocationWrittenStraightToRedisClosesTheTunnelAtTheNextRecheck() async throws {
+        let redis = try RedisServer()
+        let upstream = try WebSocketUpstream(group: group)
+        let h = try await gateway(upstream, [
+            "PORTCULLIS_REVOCATION_STORE": "redis", "PORTCULLIS_REVOCATION_REDIS_URL": redis.url,
+            "PORTCULLIS_PROXY_TUNNEL_RECHECK_INTERVAL": "300ms",
+        ])
+        XCTAssertTrue(eventually { (try? h.adminClient().request("GET", "/readyz"))?.status == 200 })
+        let ws = try open(h, token: h.token(jti: "redis-tunnel"))
+        let other = try open(h, token: h.token(jti: "redis-other"))
+        XCTAssertEqual(try ws.echo("before"), "before")
+        XCTAssertFalse(ws.closes(within: 700), "two rechecks pass while the token is not revoked")
+        try redis.cli(["SETEX", "portcullis:jti:redis-tunnel", "300", "revoked"])
+        XCTAssertTrue(ws.closes(within: 3000), "closed by a recheck")
+        XCTAssertEqual(try other.echo("other"), "other")
+        XCTAssertEqual(try metric(h, #"portcullis_tunnels_closed_total{reason="revoked"}"#), 1)
+        await h.stop()
+        upstream.stop()
+    }
+
     /// Closed at `exp`, long before the next recheck (30 s).
     func testTheTunnelClosesWhenItsTokenExpires() async throws {
         let upstream = try WebSocketUpstream(group: group)
