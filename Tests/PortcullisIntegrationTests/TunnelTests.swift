@@ -193,7 +193,6 @@ final class TunnelTests: XCTestCase {
         }
         let perTunnel = (Self.residentBytes() - before) / 990
         XCTAssertLessThan(perTunnel, 64 * 1024, "\(perTunnel) bytes per open tunnel, both ends and the proxy included")
-        print("tunnel memory: \(perTunnel) bytes per open tunnel (whole test process)")
         tunnels.removeAll()
         XCTAssertTrue(try eventually(10) { try metric(h, "portcullis_open_tunnels") == 0 })
         await h.stop()
