@@ -151,6 +151,24 @@ final class TunnelTests: XCTestCase {
         upstream.stop()
     }
 
+    /// `fail_mode: closed` holds for a recheck too: a store that cannot answer closes the tunnel.
+    func testARecheckTheStoreCannotAnswerClosesTheTunnelWhenFailingClosed() async throws {
+        let redis = try RedisServer()
+        let upstream = try WebSocketUpstream(group: group)
+        let h = try await gateway(upstream, [
+            "PORTCULLIS_REVOCATION_STORE": "redis", "PORTCULLIS_REVOCATION_REDIS_URL": redis.url,
+            "PORTCULLIS_PROXY_TUNNEL_RECHECK_INTERVAL": "300ms", "PORTCULLIS_REVOCATION_TIMEOUT": "100ms",
+        ])
+        XCTAssertTrue(eventually { (try? h.adminClient().request("GET", "/readyz"))?.status == 200 })
+        let ws = try open(h, token: h.token())
+        XCTAssertEqual(try ws.echo("before"), "before")
+        redis.stop()
+        XCTAssertTrue(ws.closes(within: 3000), "closed by a recheck the store could not answer")
+        XCTAssertEqual(try metric(h, #"portcullis_tunnels_closed_total{reason="rejected"}"#), 1)
+        await h.stop()
+        upstream.stop()
+    }
+
     /// Closed at `exp`, long before the next recheck (30 s).
     func testTheTunnelClosesWhenItsTokenExpires() async throws {
         let upstream = try WebSocketUpstream(group: group)
