@@ -174,19 +174,23 @@ public final class Gateway: Sendable {
             await (store as? RedisRevocationStore)?.shutdown()
             throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
         }
+        var proxySettings = ProxyServer.Settings(
+            host: c.proxy.listen.host, port: c.proxy.listen.port,
+            maxHeaderBytes: c.proxy.maxHeaderBytes, upstream: upstream,
+            connectTimeout: TimeAmount(c.proxy.connectTimeout),
+            maxHeaders: c.proxy.maxHeaders, maxURIBytes: c.proxy.maxURIBytes,
+            maxBodyBytes: c.proxy.maxBodyBytes,
+            headerReadTimeout: TimeAmount(c.proxy.headerReadTimeout),
+            idleTimeout: TimeAmount(c.proxy.idleTimeout),
+            maxConnections: c.proxy.maxConnections,
+            drainTimeout: TimeAmount(c.proxy.drainTimeout),
+            tls: proxyTLS, upstreamTLS: upstreamTLS)
+        proxySettings.webSockets = c.proxy.webSockets
+        proxySettings.tunnelRecheckInterval = TimeAmount(c.proxy.tunnelRecheckInterval)
         do {
             proxy = try await ProxyServer(
                 group: group,
-                settings: .init(host: c.proxy.listen.host, port: c.proxy.listen.port,
-                                maxHeaderBytes: c.proxy.maxHeaderBytes, upstream: upstream,
-                                connectTimeout: TimeAmount(c.proxy.connectTimeout),
-                                maxHeaders: c.proxy.maxHeaders, maxURIBytes: c.proxy.maxURIBytes,
-                                maxBodyBytes: c.proxy.maxBodyBytes,
-                                headerReadTimeout: TimeAmount(c.proxy.headerReadTimeout),
-                                idleTimeout: TimeAmount(c.proxy.idleTimeout),
-                                maxConnections: c.proxy.maxConnections,
-                                drainTimeout: TimeAmount(c.proxy.drainTimeout),
-                                tls: proxyTLS, upstreamTLS: upstreamTLS),
+                settings: proxySettings,
                 snapshot: live.snapshotInput(c, live.gate), metrics: ProxyMetrics(factory: factory), logger: logger)
             live.attach(proxy: proxy, unknownKeyObserver: nil)
         } catch {

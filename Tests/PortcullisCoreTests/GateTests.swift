@@ -95,6 +95,22 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(open.conclude(.revoked), .deny(.revoked), "fail-open never admits a known revocation")
     }
 
+    /// An open tunnel's token judged again later: today's keys, its expiry (leeway included).
+    func testRecheckVerifiesAgainAtALaterTime() throws {
+        let g = try gate(["PORTCULLIS_JWT_LEEWAY": "5s"])
+        let raw = Substring(token())  // exp = now + 600, jti j1, sub alice
+        guard case .checkRevocation(let verified, let query) = g.recheck(raw, now: now + 10) else {
+            return XCTFail("a valid token passes the recheck")
+        }
+        XCTAssertEqual(query.jti, "j1")
+        XCTAssertEqual(query.subject, "alice")
+        XCTAssertEqual(g.verifier.expiryInstant(of: verified.claims), now + 605)
+        XCTAssertEqual(denial(g.recheck(raw, now: now + 604)), nil)
+        XCTAssertEqual(denial(g.recheck(raw, now: now + 605)), .expired, "refused from exp + leeway on")
+        let rotated = try gate(["PORTCULLIS_JWT_SECRET": String(repeating: "r", count: 40)])
+        XCTAssertEqual(denial(rotated.recheck(raw, now: now + 10)), .badSignature, "a key taken away refuses it")
+    }
+
     func testPublicPathMatching() {
         let paths = PublicPaths(patterns: ["/login", "/docs/*", "/static*"])
         XCTAssertTrue(paths.matches("/login"))

@@ -32,6 +32,21 @@ final class MemoryRevocationStoreTests: XCTestCase {
         RevocationQuery(jti: jti, subject: sub, issuedAt: iat, rawToken: raw.map { Substring($0) })
     }
 
+    /// Open tunnels close on these: each stored revocation is announced once, an undo never.
+    func testEachRevocationIsAnnouncedToObservers() throws {
+        let store = try makeStore()
+        let notices = Mutex<[RevocationNotice]>([])
+        store.observeRevocations { notice in notices.withLock { $0.append(notice) } }
+        _ = try store.revoke(jti: "a", expiresAt: clock.now + 100, reason: nil)
+        _ = try store.revoke(rawToken: "x.y.z", expiresAt: clock.now + 100, reason: nil)
+        _ = try store.revokeSubject("alice", before: clock.now)
+        _ = try store.unrevoke(jti: "a")
+        _ = try store.unrevokeSubject("alice")
+        // Already expired: nothing stored, nothing to announce.
+        _ = try store.revoke(jti: "old", expiresAt: clock.now - 10, reason: nil)
+        XCTAssertEqual(notices.withLock { $0 }, [.jti("a"), .rawToken, .subject("alice")])
+    }
+
     func testRevokedUntilExpiryPlusLeeway() throws {
         let store = try makeStore(leeway: 30)
         let record = try store.revoke(jti: "a", expiresAt: clock.now + 100, reason: nil)

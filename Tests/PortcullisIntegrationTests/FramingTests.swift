@@ -116,6 +116,21 @@ final class FramingTests: XCTestCase {
         XCTAssertEqual(upgrade.status, 200)
         let next = try client.request("GET", "/next", headers: auth(h))
         XCTAssertEqual(next.status, 200, "the next request on the connection is read and answered")
+        // proxy.websockets (default true): the handshake went upstream with its upgrade.
+        let head = String(decoding: upstream.requestHeads[0], as: UTF8.self).lowercased()
+        XCTAssertTrue(head.contains("\r\nupgrade: websocket\r\n"), head)
+        XCTAssertTrue(head.contains("\r\nconnection: upgrade\r\n"), head)
+        await h.stop()
+        upstream.stop()
+    }
+
+    func testOtherUpgradesAreNotForwardedAndTheir101IsA502() async throws {
+        let upstream = try ScriptedUpstream(group: group) { _ in
+            .init("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")
+        }
+        let h = try await gateway(upstream)
+        let response = try h.client().request("GET", "/", headers: auth(h) + [("Upgrade", "h2c"), ("Connection", "Upgrade")])
+        XCTAssertEqual(response.status, 502)
         XCTAssertFalse(String(decoding: upstream.requestHeads[0], as: UTF8.self).lowercased().contains("upgrade"))
         await h.stop()
         upstream.stop()

@@ -39,6 +39,8 @@ final class ProxyConnectionStateMachineTests: XCTestCase {
             case .exchangeEnded(let status, let forwarded): names.append("ended(\(status),\(forwarded))")
             case .count(let event): names.append("count(\(event))")
             case .upstreamFailed(let denial): names.append("upstreamFailed(\(denial))")
+            case .tunnelOpened: names.append("tunnelOpened")
+            case .recheckTunnel: names.append("recheckTunnel")
             }
         }
         return names

@@ -106,6 +106,10 @@ public struct Configuration: Sendable, Equatable {
         /// CA bundle an `https://` upstream's certificate is verified against (else the system store).
         public var upstreamCAFile: String? = nil
         public var corsPreflight: CORSPreflight = .forward
+        /// `Upgrade: websocket` requests that pass become tunnels.
+        public var webSockets = true
+        /// How often an open tunnel's token is verified and looked up in the store again.
+        public var tunnelRecheckInterval: Duration = .seconds(30)
 
         public init() {}
     }

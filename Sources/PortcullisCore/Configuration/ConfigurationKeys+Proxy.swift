@@ -25,6 +25,8 @@ extension ConfigurationKey {
             .integer("proxy.max_connections", \.proxy.maxConnections, range: 0...10_000_000),
             .duration("proxy.drain_timeout", \.proxy.drainTimeout, floor: .zero),
             .choice("proxy.cors_preflight", \.proxy.corsPreflight),
+            .boolean("proxy.websockets", \.proxy.webSockets),
+            .duration("proxy.tunnel_recheck_interval", \.proxy.tunnelRecheckInterval, floor: .positive),
         ]
     }
 

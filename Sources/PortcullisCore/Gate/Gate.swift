@@ -109,6 +109,23 @@ public struct Gate: Sendable {
         return .checkRevocation(token, query)
     }
 
+    /// The decision for a token checked again later (an open tunnel's), without a request:
+    /// verified with today's keys and policy at `now`, then named for the store like at the gate.
+    public func recheck(_ token: Substring, now: Double) -> Decision {
+        let verified: VerifiedToken
+        do {
+            // The token's type was judged at the handshake, by its route; a recheck is about
+            // keys, expiry and revocation.
+            verified = try verifier.verify(token, now: now, requiredType: .any)
+        } catch {
+            return .deny(Denial(error))
+        }
+        let query = RevocationQuery(
+            jti: verified.claims.jti, subject: verified.claims.sub, issuedAt: verified.claims.iat,
+            rawToken: revokesRawTokens ? token : nil)
+        return .checkRevocation(verified, query)
+    }
+
     public func conclude(_ verdict: RevocationVerdict) -> Outcome {
         switch verdict {
         case .allowed: .forward

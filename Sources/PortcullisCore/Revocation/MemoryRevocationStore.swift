@@ -4,7 +4,7 @@ import Synchronization
 
 /// The embedded store: entries with expiry in process memory, every change journaled to a
 /// local file that is replayed at start. For a single node; replicas share Redis instead.
-public final class MemoryRevocationStore: RevocationStore {
+public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
     public struct Settings: Sendable {
         public var file: String
         public var leewaySeconds: Double
@@ -48,6 +48,8 @@ public final class MemoryRevocationStore: RevocationStore {
     /// Serializes journal writes (which fsync) without holding up readers.
     private let journal: Mutex<RevocationJournal>
     public let loadReport: LoadReport
+    /// Told after each revocation (open tunnels close on it); read only by writers.
+    private let observers = Mutex<[@Sendable (RevocationNotice) -> Void]>([])
 
     public init(
         settings: Settings,
@@ -171,6 +173,10 @@ public final class MemoryRevocationStore: RevocationStore {
 
     public func isReady() -> Bool { true }
 
+    public func observeRevocations(_ observer: @escaping @Sendable (RevocationNotice) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
     /// Drops expired entries from memory; the file follows at the next compaction.
     public func sweep() {
         let time = now()
@@ -195,6 +201,16 @@ public final class MemoryRevocationStore: RevocationStore {
                 }
                 try journal.rewrite(with: snapshot)
             }
+        }
+        let notice: RevocationNotice? = switch record {
+        case .revoke(let jti, _, _): .jti(jti)
+        case .revokeToken: .rawToken
+        case .revokeSubject(let subject, _, _): .subject(subject)
+        case .unrevoke, .unrevokeSubject: nil
+        }
+        if let notice {
+            // Outside both locks: an observer may take its own.
+            for observer in observers.withLock({ $0 }) { observer(notice) }
         }
     }
 

@@ -52,6 +52,12 @@ package struct ClaimValidator: Sendable {
         }
     }
 
+    /// The first moment at which `validate` refuses these claims as expired: `exp` truncated as
+    /// the check reads it, plus the leeway. nil when there is no `exp`.
+    package func expiryInstant(of claims: TokenClaims) -> Double? {
+        claims.exp.map { $0.rounded(.towardZero) + policy.leewaySeconds }
+    }
+
     /// Whole seconds without a trailing ".0"; only used on the failure path.
     private static func format(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 {

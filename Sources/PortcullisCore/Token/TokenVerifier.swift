@@ -81,6 +81,12 @@ public struct TokenVerifier: Sendable {
         try configuration.claimValidator.validate(claims, now: now, requiredType: requiredType)
     }
 
+    /// From when (seconds since 1970) `verify` refuses a token with these claims as expired
+    /// (`exp` plus the leeway); nil when it never expires. An open tunnel is closed then.
+    public func expiryInstant(of claims: TokenClaims) -> Double? {
+        configuration.claimValidator.expiryInstant(of: claims)
+    }
+
     /// Identifies the key table and policy: cached verdicts of one verifier are not valid for
     /// another. A counter, not an object address: a freed verifier's address can be reused.
     public var identity: UInt64 { configuration.generation }

@@ -15,6 +15,10 @@ struct ConnectionDeadlines {
     var lastActivity: NIODeadline
     /// Whether the client's silence counts now (see `ProxyConnectionStateMachine`).
     var activityCounts = false
+    /// An open tunnel's token is checked again then (`proxy.tunnel_recheck_interval`).
+    var tunnelRecheck: NIODeadline?
+    /// An open tunnel's token expires then (`exp` plus the leeway); the tunnel closes.
+    var tokenExpiry: NIODeadline?
     /// When the pending timer fires, if one is pending.
     private(set) var timerFiresAt: NIODeadline?
 
@@ -36,7 +40,7 @@ struct ConnectionDeadlines {
             guard let b else { return a }
             return min(a, b)
         }
-        return earlier(earlier(head, response), activity)
+        return earlier(earlier(earlier(head, response), activity), earlier(tunnelRecheck, tokenExpiry))
     }
 
     /// The deadline to schedule the timer for, when it must move (nothing pending, or an earlier deadline).

@@ -10,6 +10,10 @@ import PortcullisCore
 ///
 /// Requests on one connection are handled one at a time. Bytes of a pipelined next request
 /// stay in `inbound`, and reading pauses until the current response has ended.
+///
+/// A WebSocket handshake that the upstream answers `101` turns the connection into a tunnel:
+/// from then on bytes go both ways unchanged, each side's reads paused while the other cannot
+/// take more, until either side closes, the token expires, or a recheck refuses it.
 struct ProxyConnectionStateMachine {
     struct Configuration {
         var maxHeaderBytes: Int
@@ -23,6 +27,11 @@ struct ProxyConnectionStateMachine {
         /// After a denial, this much of the request body is read and dropped to keep the
         /// connection; a larger body closes it instead.
         var discardLimit = 64 * 1024
+        /// `proxy.websockets`: a WebSocket handshake is forwarded with its upgrade, and a 101
+        /// to it opens a tunnel.
+        var webSockets = true
+        /// `proxy.tunnel_recheck_interval`.
+        var tunnelRecheckInterval: TimeAmount = .seconds(30)
     }
 
     enum Action {
@@ -52,17 +61,26 @@ struct ProxyConnectionStateMachine {
         case count(Event)
         /// Ask the handler to report an upstream failure as this denial (502/504).
         case upstreamFailed(Denial)
+        /// The 101 is on its way to the client and the connection is a tunnel now: register it,
+        /// then answer `tunnelArmed`.
+        case tunnelOpened
+        /// Check the tunnel's token again; answer `tunnelRecheckPassed` or `tunnelTokenRefused`.
+        case recheckTunnel
     }
 
     enum Event: Equatable {
         case headerReadTimeout, idleTimeout, bodyStallTimeout, malformedRequest, malformedResponse
         /// A request body over `proxy.max_body_bytes` (answered 413).
         case bodyTooLarge
+        /// A tunnel ended (both its connections are being closed), and why.
+        case tunnelClosed(TunnelEnd)
     }
 
     private enum State {
         case idle
         case active(Exchange)
+        /// Bytes relayed both ways after a 101; no more requests on this connection.
+        case tunnel
         case closed
         /// Only while an exchange is taken out to be changed in place.
         case modifying
@@ -108,6 +126,8 @@ struct ProxyConnectionStateMachine {
         var upstreamReusable = true
         var status = 0
         var requestIsHead: Bool
+        /// A WebSocket handshake forwarded with its upgrade: a 101 to it opens a tunnel.
+        var opensTunnel = false
 
         var bodyDone: Bool {
             if case .done = body { return true }
@@ -166,10 +186,26 @@ struct ProxyConnectionStateMachine {
         return nil
     }
 
+    /// Whether the request in progress is a WebSocket handshake to forward with its upgrade.
+    var tunnelRequested: Bool {
+        if case .active(let exchange) = state { return exchange.opensTunnel }
+        return false
+    }
+
+    var isTunnel: Bool {
+        if case .tunnel = state { return true }
+        return false
+    }
+
     // MARK: Client side
 
     mutating func clientRead(_ bytes: ByteBuffer, now: NIODeadline) {
         guard !isClosed else { return }
+        if case .tunnel = state {
+            actions.append(.writeUpstream(bytes))
+            upstreamNeedsFlush = true
+            return
+        }
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = bytes
         } else {
@@ -191,14 +227,23 @@ struct ProxyConnectionStateMachine {
         if case .active(let exchange) = state, exchange.phase == .forwarding || exchange.phase == .connecting {
             actions.append(.closeUpstream)
         }
+        if case .tunnel = state {
+            actions.append(.count(.tunnelClosed(.client)))
+            actions.append(.closeUpstream)
+        }
         state = .closed
         inbound = nil
         upstreamInbound = nil
     }
 
-    /// Graceful shutdown: an idle connection closes now, a busy one after its current answer.
+    /// Graceful shutdown: an idle connection closes now, a busy one after its current answer,
+    /// a tunnel now (it has no end the drain could wait for).
     mutating func quiesce() {
         quiescing = true
+        if case .tunnel = state {
+            endTunnel(.drain)
+            return
+        }
         if case .idle = state, (inbound?.readableBytes ?? 0) == 0 {
             close(with: nil)
         }
@@ -236,6 +281,15 @@ struct ProxyConnectionStateMachine {
     }
 
     mutating func upstreamWritabilityChanged(writable: Bool, now: NIODeadline) {
+        if case .tunnel = state {
+            if !writable {
+                readsPaused = true
+            } else if readsPaused {
+                readsPaused = false
+                actions.append(.resumeClientReads)
+            }
+            return
+        }
         guard case .active(let exchange) = state, exchange.phase == .forwarding else { return }
         if writable, readsPaused { deadlines.lastActivity = now }
         updateReads(exchange, upstreamWritable: writable)
@@ -244,11 +298,19 @@ struct ProxyConnectionStateMachine {
 
     /// The client's socket can (not) take more: hold the upstream's reads back meanwhile.
     mutating func clientWritabilityChanged(writable: Bool) {
+        if case .tunnel = state {
+            actions.append(writable ? .resumeUpstreamReads : .pauseUpstreamReads)
+            return
+        }
         guard case .active(let exchange) = state, exchange.phase == .forwarding else { return }
         actions.append(writable ? .resumeUpstreamReads : .pauseUpstreamReads)
     }
 
     mutating func upstreamRead(_ bytes: ByteBuffer, now: NIODeadline) {
+        if case .tunnel = state {
+            writeToClient(bytes)
+            return
+        }
         withExchange { $0.receive(&$1, bytes: bytes, now: now) }
         scheduleTimerIfNeeded()
     }
@@ -262,6 +324,11 @@ struct ProxyConnectionStateMachine {
 
     /// The upstream connection closed or failed; it is gone.
     mutating func upstreamClosed(now: NIODeadline) {
+        if case .tunnel = state {
+            actions.append(.count(.tunnelClosed(.upstream)))
+            close(with: nil)
+            return
+        }
         withExchange { $0.upstreamGone(&$1, now: now) }
         scheduleTimerIfNeeded()
     }
@@ -271,6 +338,10 @@ struct ProxyConnectionStateMachine {
     mutating func timerFired(now: NIODeadline) {
         deadlines.timerFired()
         guard !isClosed else { return }
+        if case .tunnel = state {
+            tunnelTimerFired(now: now)
+            return
+        }
         if let deadline = deadlines.response, deadline <= now {
             deadlines.response = nil
             if case .active(let exchange) = state, exchange.phase == .forwarding, !exchange.responseStarted {
@@ -308,6 +379,92 @@ struct ProxyConnectionStateMachine {
         scheduleTimerIfNeeded()
     }
 
+    // MARK: Tunnel
+
+    /// The handler registered the tunnel: its token (when it came with one) is checked every
+    /// `tunnelRecheckInterval`, and the tunnel closes at `tokenExpiresAt`.
+    mutating func tunnelArmed(checksToken: Bool, tokenExpiresAt: NIODeadline?, now: NIODeadline) {
+        guard case .tunnel = state else { return }
+        if let tokenExpiresAt, tokenExpiresAt <= now {
+            endTunnel(.expired)
+            return
+        }
+        deadlines.tokenExpiry = tokenExpiresAt
+        if checksToken { deadlines.tunnelRecheck = now + configuration.tunnelRecheckInterval }
+        scheduleTimerIfNeeded()
+    }
+
+    /// The token passed a recheck; the next one is an interval from now. A recheck prompted by
+    /// a revocation elsewhere leaves the pending schedule as it is.
+    mutating func tunnelRecheckPassed(now: NIODeadline) {
+        guard case .tunnel = state, deadlines.tunnelRecheck == nil else { return }
+        deadlines.tunnelRecheck = now + configuration.tunnelRecheckInterval
+        scheduleTimerIfNeeded()
+    }
+
+    /// The token is revoked, expired, or refused otherwise now: both connections close.
+    mutating func tunnelTokenRefused(_ reason: TunnelEnd) {
+        guard case .tunnel = state else { return }
+        endTunnel(reason)
+    }
+
+    private mutating func tunnelTimerFired(now: NIODeadline) {
+        if let expiry = deadlines.tokenExpiry, expiry <= now {
+            deadlines.tokenExpiry = nil
+            endTunnel(.expired)
+            return
+        }
+        if let recheck = deadlines.tunnelRecheck, recheck <= now {
+            deadlines.tunnelRecheck = nil
+            actions.append(.recheckTunnel)
+        }
+        scheduleTimerIfNeeded()
+    }
+
+    /// The upstream switched to WebSocket: the 101 goes to the client, with whatever frames
+    /// came after it, and so do frames the client sent early; from now on bytes are relayed.
+    private mutating func openTunnel(_ exchange: inout Exchange, head: ResponseHead, headBytes: ByteBuffer,
+                                     rest: ByteBuffer, now: NIODeadline) {
+        deadlines.response = nil
+        deadlines.head = nil
+        deadlines.activityCounts = false
+        var out = allocator.buffer(capacity: headBytes.readableBytes + 48)
+        SwitchingProtocolsHead.write(head, bytes: headBytes, into: &out)
+        actions.append(.writeClient(out))
+        if rest.readableBytes > 0 { actions.append(.writeClient(rest)) }
+        actions.append(.flushClient)
+        clientNeedsFlush = false
+        actions.append(.exchangeEnded(status: 101, forwarded: true))
+        // A tunnel carries no more heads: their storage goes now, not with the connection.
+        fieldStorage = []
+        responseFieldStorage = []
+        responseHeadBuffer = nil
+        upstreamInbound = nil
+        if quiescing {
+            actions.append(.closeUpstream)
+            close(with: nil)
+            return
+        }
+        state = .tunnel
+        if let early = inbound, early.readableBytes > 0 {
+            actions.append(.writeUpstream(early))
+            actions.append(.flushUpstream)
+        }
+        inbound = nil
+        upstreamNeedsFlush = false
+        actions.append(.tunnelOpened)
+        if readsPaused {
+            readsPaused = false
+            actions.append(.resumeClientReads)
+        }
+    }
+
+    private mutating func endTunnel(_ reason: TunnelEnd) {
+        actions.append(.count(.tunnelClosed(reason)))
+        actions.append(.closeUpstream)
+        close(with: nil)
+    }
+
     // MARK: Requests
 
     private mutating func process(now: NIODeadline) {
@@ -316,7 +473,7 @@ struct ProxyConnectionStateMachine {
             startRequest(now: now)
         case .active:
             withExchange { $0.continueExchange(&$1, now: now) }
-        case .closed, .modifying:
+        case .tunnel, .closed, .modifying:
             break
         }
     }
@@ -397,7 +554,8 @@ struct ProxyConnectionStateMachine {
         }
         state = .active(Exchange(head: head, headBytes: headBytes, phase: .deciding, body: body,
                                  closeAfter: !head.keepAlive || head.minorVersion == 0 || quiescing,
-                                 requestIsHead: requestIsHead))
+                                 requestIsHead: requestIsHead,
+                                 opensTunnel: configuration.webSockets && head.upgradesToWebSocket))
         guard acceptable else {
             answerLocally(renderer.badRequest, forceClose: true, now: now)
             return
@@ -604,8 +762,13 @@ struct ProxyConnectionStateMachine {
                 return nil
             }
             if head.status == 101 {
-                // An upgrade nobody asked for (the request's Upgrade is never forwarded).
-                upstreamProtocolError(&exchange)
+                // An upgrade nobody asked for (only a WebSocket handshake's is forwarded), or to
+                // another protocol than the one asked for.
+                guard exchange.opensTunnel, SwitchingProtocolsHead.upgradesToWebSocket(head, bytes: headBytes) else {
+                    upstreamProtocolError(&exchange)
+                    return nil
+                }
+                openTunnel(&exchange, head: head, headBytes: headBytes, rest: buffer, now: now)
                 return nil
             }
             if head.status < 200 {
@@ -639,7 +802,8 @@ struct ProxyConnectionStateMachine {
             deadlines.response = nil
             exchange.responseStarted = true
             exchange.status = head.status
-            exchange.upstreamReusable = head.keepAlive
+            // An upstream that saw an upgrade request and declined it is not trusted with another.
+            exchange.upstreamReusable = head.keepAlive && !exchange.opensTunnel
             if !exchange.bodyDone || relay.closesClient { exchange.closeAfter = true }
             // The buffer of the previous head is reused: its write has completed by now, so
             // clearing it does not copy.

@@ -19,9 +19,11 @@ struct UpstreamRequestHead: Sendable {
         self.forwardedProto = tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n"
     }
 
-    /// `clientAddress` is the peer's IP address as text, when known.
+    /// `clientAddress` is the peer's IP address as text, when known. With `webSocketUpgrade`
+    /// the head asks the upstream for the WebSocket upgrade the client asked for (its own
+    /// `Upgrade` and `Connection` are hop-by-hop and never copied).
     func write(_ head: RequestHead, bytes: ByteBuffer, clientAddress: String?, claims: TokenClaims?,
-               into out: inout ByteBuffer) {
+               webSocketUpgrade: Bool = false, into out: inout ByteBuffer) {
         bytes.withUnsafeReadableBytes { raw in
             out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.method]))
             out.writeInteger(HTTPBytes.sp)
@@ -66,6 +68,7 @@ struct UpstreamRequestHead: Sendable {
                 out.writeStaticString("\r\n")
             }
         }
+        if webSocketUpgrade { out.writeStaticString("Upgrade: websocket\r\nConnection: Upgrade\r\n") }
         out.writeStaticString("\r\n")
     }
 

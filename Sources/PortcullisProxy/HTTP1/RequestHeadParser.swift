@@ -20,6 +20,10 @@ struct RequestHead {
     var expectsContinue: Bool
     /// The request carries an `Upgrade` field.
     var upgrade: Bool
+    /// A WebSocket opening handshake (RFC 6455 §4.1): an HTTP/1.1 `GET` without a body whose
+    /// `Upgrade` lists `websocket` and whose `Connection` lists `upgrade`. Only this upgrade
+    /// is ever relayed.
+    var upgradesToWebSocket = false
     /// The index of the one `Host` field, if any.
     var host: Int?
     /// The field lines' bytes are `head[fieldsStart..<length - 2]`.
@@ -106,6 +110,7 @@ struct RequestHeadParser {
         var hosts = 0
         var expectsContinue = false
         var upgrade = false
+        var webSocket = false
         for index in fields.indices {
             let field = fields[index]
             switch field.name.count {
@@ -116,6 +121,9 @@ struct RequestHeadParser {
                 expectsContinue = HTTPBytes.equalsIgnoringCase(bytes, field.value, "100-continue")
             case 7 where HTTPBytes.equalsIgnoringCase(bytes, field.name, "upgrade"):
                 upgrade = true
+                HTTPBytes.forEachListElement(bytes, field.value) { protocolName in
+                    if HTTPBytes.equalsIgnoringCase(bytes, protocolName, "websocket") { webSocket = true }
+                }
             case 10 where HTTPBytes.equalsIgnoringCase(bytes, field.name, "connection"):
                 HeaderFieldLines.connectionOptions(bytes, field.value, into: &connection)
             case 14 where HTTPBytes.equalsIgnoringCase(bytes, field.name, "content-length"):
@@ -153,12 +161,17 @@ struct RequestHeadParser {
         }
         HeaderFieldLines.markHopByHop(bytes, &fields, connectionNamesOthers: connection.namesOthers)
         let keepAlive = minor == 1 ? !connection.close : (connection.keepAlive && !connection.close)
+        let isGet = method.count == 3 && bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E")
+            && bytes[2] == UInt8(ascii: "T")
         // Moved into the head, so the caller's storage can be handed back later without a copy.
         let collected = fields
         fields = []
-        return RequestHead(method: method, target: target, minorVersion: minor, fields: collected, framing: framing,
-                           keepAlive: keepAlive, expectsContinue: expectsContinue, upgrade: upgrade, host: host,
-                           fieldsStart: fieldsStart, length: end)
+        var head = RequestHead(method: method, target: target, minorVersion: minor, fields: collected, framing: framing,
+                               keepAlive: keepAlive, expectsContinue: expectsContinue, upgrade: upgrade, host: host,
+                               fieldsStart: fieldsStart, length: end)
+        head.upgradesToWebSocket = webSocket && connection.upgrade && !connection.close && isGet && minor == 1
+            && framing == .none
+        return head
     }
 
     /// A HTAB in the whitespace after a field's value. llhttp does not take it as OWS in

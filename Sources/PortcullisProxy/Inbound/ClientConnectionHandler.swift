@@ -5,8 +5,9 @@ import PortcullisCore
 
 /// The channel handler of one client connection: it feeds bytes and events to the
 /// connection's state machine and carries out the actions it returns — the gate, the store,
-/// the upstream pool, writes, the timer. No decision about framing is made here.
-final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
+/// the upstream pool, writes, the timer. No decision about framing is made here. An open
+/// tunnel is registered with its loop's `TunnelRegistry`, and its token checked again here.
+final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseReceiver, TunnelEndpoint {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -16,6 +17,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
     private let tokenCache: VerifiedTokenCache
     private let metrics: ProxyMetrics
     private let logger: Logger
+    private let tunnels: TunnelRegistry
     /// Touched only on this connection's event loop and never re-entered (see `runActions`), so
     /// the dynamic exclusivity check on every access is skipped.
     @exclusivity(unchecked) private var machine: ProxyConnectionStateMachine
@@ -30,12 +32,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
     private var requestStart = NIODeadline.uptimeNanoseconds(0)
     private var upstreamStart = NIODeadline.uptimeNanoseconds(0)
     private var verifiedJTI: String?
+    /// The token of a WebSocket handshake in progress, then of the open tunnel: checked again
+    /// every `proxy.tunnel_recheck_interval`, and when a revocation may concern it.
+    private var tunnelToken: TunnelToken?
+    /// Registered with `tunnels` and counted in `portcullis_open_tunnels`.
+    private var tunnelOpen = false
     /// Method and path of the request in progress, kept only when access logging is on.
     private var accessLine: (method: String, path: Substring)?
     private static let failOpenWarning = RateLimitedWarning()
 
     init(snapshots: GateSnapshotBox, pool: UpstreamConnectionPool, tokenCache: VerifiedTokenCache,
-         configuration: ProxyConnectionStateMachine.Configuration, metrics: ProxyMetrics, logger: Logger) {
+         tunnels: TunnelRegistry, configuration: ProxyConnectionStateMachine.Configuration, metrics: ProxyMetrics,
+         logger: Logger) {
+        self.tunnels = tunnels
         self.snapshots = snapshots
         self.pool = pool
         self.tokenCache = tokenCache
@@ -88,6 +97,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         metrics.openConnections.decrement()
         machine.clientClosed()
         runActions()
+        leaveTunnelRegistry()
         timer?.cancel()
         timer = nil
         if let upstream {
@@ -208,6 +218,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         case .upstreamFailed(let denial):
             metrics.recordDenied(denial, since: requestStart)
             machine.answerUpstreamFailure(snapshot.renderer.rendering(denial), now: .now())
+        case .tunnelOpened:
+            tunnelOpened()
+        case .recheckTunnel:
+            recheckTunnel()
         }
     }
 
@@ -216,6 +230,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
     private func decide(_ request: RequestHeadView) {
         requestStart = .now()
         verifiedJTI = nil
+        tunnelToken = nil
         snapshot = snapshots.snapshot
         machine.renderer = snapshot.renderer
         let target = RequestTarget(request.target)
@@ -234,6 +249,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
             deny(refusal.denial, answer: snapshot.renderer.rendering(refusal))
         case .checkRevocation(let token, let query):
             verifiedJTI = token.claims.jti
+            if machine.tunnelRequested, let found = snapshot.gate.extractor.extract(from: request, target: target) {
+                tunnelToken = TunnelToken(raw: String(found.token), claims: token.claims,
+                                          expiresAt: snapshot.gate.verifier.expiryInstant(of: token.claims),
+                                          epoch: tunnels.epoch)
+            }
             let logout = snapshot.logout.applies(to: target)
                 ? snapshot.logout.revocations(token: token, query: query, headers: request, gate: snapshot.gate, now: now)
                 : []
@@ -331,7 +351,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         upstreamHeadBuffer = nil
         head.clear()
         snapshot.upstreamHead.write(request.head, bytes: request.bytes, clientAddress: clientAddress,
-                                    claims: claims, into: &head)
+                                    claims: claims, webSocketUpgrade: machine.tunnelRequested, into: &head)
         upstreamHeadBuffer = head
         machine.requestAdmitted(upstreamHead: head, upstreamTimeout: snapshot.upstreamTimeout)
     }
@@ -384,6 +404,83 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         }
     }
 
+    // MARK: Tunnels
+
+    private func tunnelOpened() {
+        tunnelOpen = true
+        metrics.openTunnels.increment()
+        metrics.tunnelsOpened.increment()
+        tunnels.add(self, jti: tunnelToken?.claims.jti, subject: tunnelToken?.claims.sub)
+        upstreamHeadBuffer = nil
+        let now = NIODeadline.now()
+        let expiry = tunnelToken?.expiresAt.map { instant in
+            // Wall clock to the loop's clock, once; a far-off `exp` is capped at about 30 years.
+            let seconds = instant.isFinite ? min(max(instant - Date().timeIntervalSince1970, 0), 1e9) : 1e9
+            return now + .nanoseconds(Int64(seconds * 1e9))
+        }
+        machine.tunnelArmed(checksToken: tunnelToken != nil, tokenExpiresAt: expiry, now: now)
+        // A revocation handled on this loop after the handshake read the store, before the
+        // tunnel was registered, would be missed until the next recheck: check now instead.
+        if let tunnelToken, tunnelToken.epoch != tunnels.epoch { recheckTunnel() }
+    }
+
+    func revocationNoticed() {
+        recheckTunnel()
+        runActions()
+    }
+
+    /// The tunnel's token, judged again as the gate judges a request now: today's keys and
+    /// policy, its expiry, then the store (`fail_mode` applies to a store that cannot answer).
+    private func recheckTunnel() {
+        guard let token = tunnelToken, machine.isTunnel, let context else { return }
+        let snapshot = snapshots.snapshot
+        switch snapshot.gate.recheck(Substring(token.raw), now: Date().timeIntervalSince1970) {
+        case .deny(let denial):
+            machine.tunnelTokenRefused(denial == .expired ? .expired : .rejected)
+        case .denyScope:
+            machine.tunnelTokenRefused(.rejected)
+        case .forwardPublic:
+            machine.tunnelRecheckPassed(now: .now())
+        case .checkRevocation(_, let query):
+            if let verdict = snapshot.store.immediateVerdict(query) {
+                concludeRecheck(verdict, gate: snapshot.gate)
+                return
+            }
+            let loop = context.eventLoop
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let gate = snapshot.gate
+            let answered: @Sendable (RevocationVerdict) -> Void = { verdict in
+                let handler = bound.value
+                handler.concludeRecheck(verdict, gate: gate)
+                handler.runActions()
+            }
+            snapshot.store.check(query) { verdict in
+                if loop.inEventLoop {
+                    answered(verdict)
+                } else {
+                    loop.execute { answered(verdict) }
+                }
+            }
+        }
+    }
+
+    private func concludeRecheck(_ verdict: RevocationVerdict, gate: Gate) {
+        if verdict == .unavailable { metrics.storeLookupErrors.increment() }
+        switch gate.conclude(verdict) {
+        case .forward, .forwardFailOpen:
+            machine.tunnelRecheckPassed(now: .now())
+        case .deny(let denial):
+            machine.tunnelTokenRefused(denial == .revoked ? .revoked : .rejected)
+        }
+    }
+
+    private func leaveTunnelRegistry() {
+        guard tunnelOpen else { return }
+        tunnelOpen = false
+        metrics.openTunnels.decrement()
+        tunnels.remove(self)
+    }
+
     // MARK: Metrics and logs
 
     private func exchangeEnded(status: Int, forwarded: Bool) {
@@ -413,6 +510,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         case .bodyTooLarge:
             metrics.recordDenied(.payloadTooLarge, since: requestStart)
             logger.debug("request body over proxy.max_body_bytes; 413", metadata: ["client": "\(clientAddress ?? "-")"])
+        case .tunnelClosed(let reason):
+            metrics.tunnelsClosed[reason]?.increment()
+            leaveTunnelRegistry()
+            logger.debug("tunnel closed", metadata: ["reason": "\(reason.rawValue)", "jti": "\(tunnelToken?.claims.jti ?? "-")",
+                                                     "client": "\(clientAddress ?? "-")"])
         }
     }
 
@@ -426,4 +528,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
             "client": "\(clientAddress ?? "-")",
         ])
     }
+}
+
+/// The token a tunnel was opened with, kept to judge it again.
+struct TunnelToken {
+    /// The compact token as presented (re-verified at each recheck with the keys in force then).
+    var raw: String
+    var claims: TokenClaims
+    /// When it expires (seconds since 1970, leeway included); the tunnel closes then.
+    var expiresAt: Double?
+    /// The loop's `TunnelRegistry.epoch` when the handshake was judged.
+    var epoch: UInt64
 }

@@ -30,6 +30,9 @@ public final class ProxyServer: Service, Sendable {
         public var tls: ListenerTLS?
         /// Set for an `https://` upstream.
         public var upstreamTLS: NIOSSLContext?
+        /// `proxy.websockets` and `proxy.tunnel_recheck_interval`.
+        public var webSockets = true
+        public var tunnelRecheckInterval: TimeAmount = .seconds(30)
 
         public init(host: String, port: Int, maxHeaderBytes: Int, upstream: UpstreamURL, connectTimeout: TimeAmount,
                     maxHeaders: Int = 100, maxURIBytes: Int = 8192, maxBodyBytes: Int = 0, headerReadTimeout: TimeAmount = .seconds(10),
@@ -84,6 +87,11 @@ public final class ProxyServer: Service, Sendable {
             }.get()
         }
         self.loops = loops
+        // Tunnels close on a revocation at once where the store says when one happens.
+        let tunnelWatch = TunnelRevocationWatch(loops: loops.values.map { state in
+            (state.eventLoop, { state.value.tunnels })
+        })
+        (snapshot.store as? RevocationFeed)?.observeRevocations { tunnelWatch.notice($0) }
         let quiescing = ServerQuiescingHelper(group: group)
         self.quiescing = quiescing
         let frozenLoops = loops
@@ -95,7 +103,8 @@ public final class ProxyServer: Service, Sendable {
             requestParser: RequestHeadParser(limits: .init(maxFields: settings.maxHeaders,
                                                            maxTargetBytes: settings.maxURIBytes)),
             headerReadTimeout: settings.headerReadTimeout, idleTimeout: settings.idleTimeout,
-            maxBodyBytes: settings.maxBodyBytes)
+            maxBodyBytes: settings.maxBodyBytes, webSockets: settings.webSockets,
+            tunnelRecheckInterval: settings.tunnelRecheckInterval)
         self.serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -126,7 +135,7 @@ public final class ProxyServer: Service, Sendable {
                     // Bytes only: the connection's state machine parses and frames HTTP/1.1 itself.
                     try channel.pipeline.syncOperations.addHandler(
                         ClientConnectionHandler(snapshots: snapshots, pool: state.pool, tokenCache: state.tokenCache,
-                                                configuration: connectionConfiguration, metrics: metrics,
+                                                tunnels: state.tunnels, configuration: connectionConfiguration, metrics: metrics,
                                                 logger: handlerLogger))
                 }
             }
@@ -202,6 +211,7 @@ public final class ProxyServer: Service, Sendable {
 final class LoopState {
     let pool: UpstreamConnectionPool
     let tokenCache: VerifiedTokenCache
+    let tunnels = TunnelRegistry()
     /// This loop's open client connections, so a drain past `drainTimeout` can close them.
     private(set) var connections: [ObjectIdentifier: Channel] = [:]
 

@@ -25,6 +25,10 @@ public struct ProxyMetrics: Sendable {
     let headerReadTimeouts: Counter
     let idleTimeouts: Counter
     let bodyStallTimeouts: Counter
+    /// WebSocket tunnels open now, opened, and ended by reason (revoked, expired, drain…).
+    let openTunnels: Meter
+    let tunnelsOpened: Counter
+    let tunnelsClosed: [TunnelEnd: Counter]
 
     public init(factory: MetricsFactory) {
         func requests(_ outcome: String, reason: String? = nil) -> Counter {
@@ -61,6 +65,14 @@ public struct ProxyMetrics: Sendable {
         headerReadTimeouts = clientTimeouts("header_read")
         idleTimeouts = clientTimeouts("idle")
         bodyStallTimeouts = clientTimeouts("body_stall")
+        openTunnels = Meter(label: "portcullis_open_tunnels", factory: factory)
+        tunnelsOpened = Counter(label: "portcullis_tunnels_opened_total", factory: factory)
+        var tunnelsClosed: [TunnelEnd: Counter] = [:]
+        for end in TunnelEnd.allCases {
+            tunnelsClosed[end] = Counter(label: "portcullis_tunnels_closed_total", dimensions: [("reason", end.rawValue)],
+                                         factory: factory)
+        }
+        self.tunnelsClosed = tunnelsClosed
     }
 
     func recordDenied(_ denial: Denial, since start: NIODeadline) {

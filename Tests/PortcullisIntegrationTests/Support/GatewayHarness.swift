@@ -17,7 +17,8 @@ final class GatewayHarness {
     let upstream: TestUpstream
     let gateway: Gateway
     let directory: URL
-    private let runTask: Task<Void, Error>
+    /// Ends once the gateway has drained and stopped.
+    let runTask: Task<Void, Error>
 
     var proxyPort: Int { gateway.proxyPort! }
     var adminPort: Int { gateway.adminPort! }

@@ -87,6 +87,13 @@ final class RawHTTPClient {
 
     /// Reads one response; the body goes to `onBody` in pieces when given, else into `body`.
     func readResponse(method: String = "GET", onBody: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Response {
+        let response = try readResponseHead()
+        if response.status < 200 && response.status != 101 { return response }
+        return try readBody(of: response, method: method, onBody: onBody)
+    }
+
+    /// Reads a response head only (a 101's bytes after it are the new protocol's).
+    func readResponseHead() throws -> Response {
         let rawHead = try readHead()
         let headText = String(decoding: rawHead, as: UTF8.self)
         var lines = headText.components(separatedBy: "\r\n")
@@ -98,8 +105,14 @@ final class RawHTTPClient {
             guard let colon = line.firstIndex(of: ":") else { return nil }
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
-        var response = Response(status: status, headers: headers, body: Data(), rawHead: rawHead)
-        if status < 200 && status != 101 { return response }
+        return Response(status: status, headers: headers, body: Data(), rawHead: rawHead)
+    }
+
+    /// Reads the body of the response whose head `readResponseHead` returned.
+    func readBody(of head: Response, method: String = "GET",
+                  onBody: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Response {
+        var response = head
+        let status = head.status
         var collected = Data()
         let sink: (UnsafeRawBufferPointer) -> Void = onBody ?? { collected.append(contentsOf: $0) }
         if method == "HEAD" || status == 204 || status == 304 {
@@ -129,6 +142,14 @@ final class RawHTTPClient {
         if !pending.isEmpty { return true }
         var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, milliseconds) > 0
+    }
+
+    /// Exactly `count` bytes, waiting for them.
+    func read(exactly count: Int) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        try readExactly(count) { bytes.append(contentsOf: $0) }
+        return bytes
     }
 
     // MARK: Reading
