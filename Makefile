@@ -3,8 +3,8 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: Redis for the integration tests, hiredis for the Redis store's RESP codec,
-# openssl for the TLS test's throwaway certificates.
-TEST_PACKAGES := redis-server libhiredis-dev openssl
+# openssl for the TLS test's throwaway certificates, nginx and caddy for the forward-auth tests.
+TEST_PACKAGES := redis-server libhiredis-dev openssl nginx caddy
 
 .PHONY: build release run test bench deps clean
 

@@ -29,7 +29,7 @@ final class GateTests: XCTestCase {
     }
 
     private func decide(_ gate: Gate, method: String = "GET", uri: String = "/", _ headers: [(String, String)]) -> Gate.Decision {
-        gate.decide(method: RequestMethodClass(method: method), target: RequestTarget(uri), headers: Headers(pairs: headers), now: now)
+        gate.decide(method: method, target: RequestTarget(uri), headers: Headers(pairs: headers), now: now)
     }
 
     private func denial(_ decision: Gate.Decision) -> Denial? {

@@ -43,6 +43,8 @@ public struct Configuration: Sendable, Equatable {
     public var admin = Admin()
     public var errors = Errors()
     public var log = Log()
+    /// The forward-auth endpoint (see ConfigurationKeys+Authz.swift).
+    public var authz = Authz()
 
     public init() {}
 

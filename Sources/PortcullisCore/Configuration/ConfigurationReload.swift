@@ -19,7 +19,7 @@ public struct ConfigurationReload: Sendable {
         "jwt.cookie_name", "jwt.query_param", "jwt.csrf",
         "proxy.public_paths", "proxy.claim_headers", "proxy.upstream_timeout", "proxy.logout_path",
         "revocation.fail_mode", "errors.format", "admin.token", "admin.token_file",
-        "proxy.tls_cert_file", "proxy.tls_key_file",
+        "proxy.tls_cert_file", "proxy.tls_key_file", "authz.deny_status",
     ]
 
     /// - Parameters:
@@ -54,6 +54,7 @@ public struct ConfigurationReload: Sendable {
         applied.errors = new.errors
         applied.admin.token = new.admin.token
         applied.admin.tokenFile = new.admin.tokenFile
+        applied.authz.denyStatus = new.authz.denyStatus
         self.applied = applied
         changed = applied.keysDiffering(from: running)
         needRestart = new.keysDiffering(from: applied)

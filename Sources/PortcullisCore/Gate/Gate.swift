@@ -41,8 +41,9 @@ public struct Gate: Sendable {
         self.claimHeaders = claimHeaders
     }
 
-    /// `cache`, when given, is the calling event loop's verified-token cache.
-    public func decide(method: RequestMethodClass, target: RequestTarget,
+    /// `method` is the request's method as sent ("GET"); `cache`, when given, is the calling
+    /// event loop's verified-token cache.
+    public func decide(method: String, target: RequestTarget,
                        headers: some RequestHeaders, now: Double, cache: VerifiedTokenCache? = nil) -> Decision {
         if publicPaths.matches(target.path) { return .forwardPublic }
         guard let found = extractor.extract(from: headers, target: target) else {
@@ -61,7 +62,7 @@ public struct Gate: Sendable {
             if error.code == .unknownKey { unknownKeyObserver?.unknownKeyIDSeen() }
             return .deny(Denial(error))
         }
-        if csrfCheck, found.location == .cookies, method == .stateChanging {
+        if csrfCheck, found.location == .cookies, RequestMethodClass(method: method) == .stateChanging {
             guard let expected = token.claims.csrf, let presented = headers.firstValue("x-csrf-token"),
                   ConstantTime.equal(expected, presented)
             else { return .deny(.csrfMismatch) }

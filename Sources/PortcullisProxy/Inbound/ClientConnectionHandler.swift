@@ -222,7 +222,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         accessLine = logger.logLevel <= .debug ? (request.method, target.path) : nil
         let now = Date().timeIntervalSince1970
         let decision = snapshot.gate.decide(
-            method: RequestMethodClass(method: request.method), target: target,
+            method: request.method, target: target,
             headers: request, now: now, cache: tokenCache)
         switch decision {
         case .forwardPublic:
