@@ -51,7 +51,9 @@ final class ForwardAuthHandler: ChannelDuplexHandler {
         if event is ChannelShouldQuiesceEvent {
             machine.quiesce()
             runActions()
-        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, machine.isIdle {
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            // Nothing arrived for proxy.idle_timeout: an idle kept connection, or a head or
+            // body that stopped coming. A verdict never waits that long (the store has its timeout).
             context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
