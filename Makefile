@@ -6,8 +6,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # the Redis store's RESP codec, openssl for the TLS tests' throwaway certificates, python3 with
 # venv for the cross-checks against PyJWT and AuthX (the tests themselves create
 # .build/crosscheck-venv and pip-install the pinned packages listed in
-# Tests/PortcullisIntegrationTests/Support/PythonVenv.swift).
-TEST_PACKAGES := redis-server redis-sentinel redis-tools libhiredis-dev openssl python3 python3-venv
+# Tests/PortcullisIntegrationTests/Support/PythonVenv.swift), nginx and caddy for the
+# forward-auth tests.
+TEST_PACKAGES := redis-server redis-sentinel redis-tools libhiredis-dev openssl python3 python3-venv nginx caddy
 
 .PHONY: build release run test bench deps clean
 

@@ -25,6 +25,8 @@
 # The report is also written, with the machine and settings, to bench/last-run.md.
 #
 # Rows are declared in define_rows below; adding a row is one line there.
+# One row puts nginx with auth_request in front of the upstream and Portcullis's
+# forward-auth listener (authz.listen) behind it: a team keeping nginx.
 #
 # Settings (environment):
 #   BENCH_DURATION=10       seconds of each measured wrk run
@@ -116,11 +118,14 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-bench.XXXXXX")
 STARTED_PIDS=()
 WRK_PID=""
 
-# The process and all its descendants (nginx master -> workers).
+# The processes (a space-separated list) and all their descendants (nginx master
+# -> workers; the auth_request row measures nginx and Portcullis together).
 tree_pids() {
-    local child
-    printf '%s\n' "$1"
-    for child in $(pgrep -P "$1" || true); do tree_pids "$child"; done
+    local root child
+    for root in $1; do
+        printf '%s\n' "$root"
+        for child in $(pgrep -P "$root" || true); do tree_pids "$child"; done
+    done
 }
 
 cleanup() {
@@ -609,6 +614,7 @@ jwt: $jwt_yaml
 revocation: $store_yaml
 admin: { listen: "127.0.0.1:$admin_port", token: "$admin_token" }
 log: { level: info }
+${PC_EXTRA_YAML:-}
 YAML
     # --routes N: N-1 routes the measured path does not match, then a catch-all that decides,
     # so every request walks the whole table (the worst case).
@@ -753,6 +759,58 @@ nginx_row() {
             ;;
         *) die "nginx_row: unknown kind '$which'" ;;
     esac
+}
+
+# nginx_auth_request_row NAME: what a team keeping nginx would see. nginx (1 worker,
+# like the reference proxy) with auth_request to Portcullis's forward-auth listener
+# (HS256, memory store, 1k revoked, authz.deny_status: 401), in front of the same
+# upstream; nginx copies X-Auth-Subject upstream. CPU and RSS are nginx's and
+# Portcullis's together.
+nginx_auth_request_row() {
+    local name=$1 authz_port port
+    row_selected "$name" || return 0
+    ensure_portcullis_binary
+    ensure_upstream
+    free_port authz_port
+    PORTCULLIS_COUNT=$((PORTCULLIS_COUNT + 1))
+    PC_EXTRA_YAML="authz: { listen: \"127.0.0.1:$authz_port\", deny_status: 401 }" \
+        start_portcullis "$PORTCULLIS_COUNT" HS256 memory 1 1000 api servers
+    free_port port
+    start_nginx auth "    upstream upstream_pool {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    upstream portcullis_authz {
+        server 127.0.0.1:$authz_port;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        location / {
+            auth_request /_portcullis;
+            auth_request_set \$portcullis_subject \$upstream_http_x_auth_subject;
+            proxy_set_header X-Auth-Subject \$portcullis_subject;
+            proxy_pass http://upstream_pool;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+        location = /_portcullis {
+            internal;
+            proxy_pass http://portcullis_authz;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length \"\";
+            proxy_set_header X-Original-Method \$request_method;
+            proxy_set_header X-Original-URI \$request_uri;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }"
+    # Without a token nginx must already refuse: the check really goes to Portcullis.
+    wait_for_http "nginx auth_request" "$NGINX_PID" "http://127.0.0.1:$port/" 10 "$TMP/nginx-auth-error.log" 401
+    bench_row "$name" "$NGINX_PID $PC_PID" "http://127.0.0.1:$port/" -H "Authorization: Bearer $PC_TOKEN"
+    ROW_NOTES+=("$name: nginx (1 worker, upstream keepalive 64) auth_request to Portcullis's authz.listen (keepalive 64, X-Original-URI/-Method), HS256, memory store, 1k revoked jtis (seeded: $PC_SEED_NOTE), 1 event-loop thread, the HAProxy row's token; CPU and RSS are nginx's plus Portcullis's")
 }
 
 # portcullis_options ARGS...: parse portcullis_row's options into PO_*.
@@ -908,6 +966,7 @@ build_malloc_count() {
 define_rows() {
     nginx_row      "upstream direct (nginx)"               upstream
     nginx_row      "$REFERENCE_ROW"                        proxy
+    nginx_auth_request_row "nginx auth_request to portcullis HS256 memory 1k revoked"
     haproxy_row    "$PEER_ROW"
     portcullis_row "portcullis HS256 memory 1k revoked"    --alg HS256 --store memory --revoked 1000
     # 1M entries: seeded in bulk (--seed auto), the journal file written before start.

@@ -24,6 +24,8 @@ public final class Gateway: Sendable {
     public let configuration: Configuration
     public let proxy: ProxyServer
     public let admin: AdminServer
+    /// The forward-auth listener, when `authz.listen` is set.
+    public let forwardAuth: ForwardAuthServer?
     public let store: RevocationStore
     /// The embedded store, when that is the one in use (it needs the expiry sweeper).
     private let memoryStore: MemoryRevocationStore?
@@ -46,6 +48,7 @@ public final class Gateway: Sendable {
 
     public var proxyPort: Int? { proxy.localAddress?.port }
     public var adminPort: Int? { admin.localAddress?.port }
+    public var forwardAuthPort: Int? { forwardAuth?.localAddress?.port }
 
     /// Loads the store and binds both listeners; requests are served from here on.
     /// Every metric of this gateway; `GET /metrics` on the admin listener renders it.
@@ -198,9 +201,30 @@ public final class Gateway: Sendable {
             await (store as? RedisRevocationStore)?.shutdown()
             throw StartupError(description: "proxy.listen \(c.proxy.listen.host):\(c.proxy.listen.port): \(error)")
         }
+        if let listen = c.authz.listen {
+            do {
+                let server = try await ForwardAuthServer(
+                    group: group,
+                    settings: .init(host: listen.host, port: listen.port, maxHeaderBytes: c.proxy.maxHeaderBytes,
+                                    maxHeaders: c.proxy.maxHeaders, maxURIBytes: c.proxy.maxURIBytes,
+                                    idleTimeout: TimeAmount(c.proxy.idleTimeout),
+                                    drainTimeout: TimeAmount(c.proxy.drainTimeout)),
+                    snapshot: live.snapshotInput(c, live.gate), denyStatus: c.authz.denyStatus,
+                    metrics: ForwardAuthMetrics(factory: factory), logger: logger)
+                live.attach(forwardAuth: server)
+                forwardAuth = server
+            } catch {
+                proxy.shutdown()
+                try? await admin.shutdown()
+                throw StartupError(description: "authz.listen \(listen.host):\(listen.port): \(error)")
+            }
+        } else {
+            forwardAuth = nil
+        }
         logger.info("listening", metadata: [
             "proxy": "\(proxy.localAddress?.description ?? "?")", "admin": "\(admin.localAddress?.description ?? "?")",
-            "upstream": "http://\(upstream.host):\(upstream.port)\(upstream.pathPrefix)"])
+            "upstream": "http://\(upstream.host):\(upstream.port)\(upstream.pathPrefix)",
+            "forward_auth": "\(forwardAuth?.localAddress?.description ?? "off")"])
         if c.admin.token == nil {
             logger.warning("admin.token is not set: every /v1/ admin endpoint answers 401")
         }
@@ -216,6 +240,7 @@ public final class Gateway: Sendable {
         if let jwks { services.append(.init(service: jwks)) }
         if let reloadSource { services.append(.init(service: ReloadOnHangup(reloader: reloader, load: reloadSource))) }
         services += [.init(service: admin), .init(service: proxy)]
+        if let forwardAuth { services.append(.init(service: forwardAuth)) }
         let group = ServiceGroup(configuration: .init(
             services: services,
             gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],

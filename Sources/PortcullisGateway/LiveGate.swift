@@ -20,6 +20,7 @@ final class LiveGate: Sendable {
     /// Serialises rebuilds; readers only take `current`'s lock.
     private let rebuilding = NIOLock()
     private let proxy = NIOLockedValueBox<ProxyServer?>(nil)
+    private let forwardAuth = NIOLockedValueBox<ForwardAuthServer?>(nil)
     private let store: RevocationStore
     private let unknownKeyObserver = NIOLockedValueBox<UnknownKeyObserver?>(nil)
 
@@ -36,6 +37,11 @@ final class LiveGate: Sendable {
     func attach(proxy: ProxyServer?, unknownKeyObserver: UnknownKeyObserver?) {
         if let proxy { self.proxy.withLockedValue { $0 = proxy } }
         if let unknownKeyObserver { self.unknownKeyObserver.withLockedValue { $0 = unknownKeyObserver } }
+    }
+
+    /// The forward-auth listener follows the same gate, with its own `authz.deny_status`.
+    func attach(forwardAuth server: ForwardAuthServer) {
+        forwardAuth.withLockedValue { $0 = server }
     }
 
     /// The proxy's per-request snapshot for a configuration and its gate.
@@ -72,5 +78,7 @@ final class LiveGate: Sendable {
         let installed = next
         current.withLockedValue { $0 = installed }
         proxy.withLockedValue { $0 }?.replace(with: snapshotInput(installed.configuration, installed.gate))
+        forwardAuth.withLockedValue { $0 }?.replace(with: snapshotInput(installed.configuration, installed.gate),
+                                                    denyStatus: installed.configuration.authz.denyStatus)
     }
 }

@@ -261,7 +261,7 @@ final class ConfigurationTests: XCTestCase {
             problem("proxy.upstream", nil, "is required"),
         ])
         XCTAssertEqual(problems("- just\n- a list\n"), [
-            problem("config", nil, "expected a mapping of sections (proxy, jwt, revocation, admin, errors, log, routes), got a list"),
+            problem("config", nil, "expected a mapping of sections (proxy, jwt, revocation, admin, authz, errors, log, routes), got a list"),
             problem("proxy.upstream", nil, "is required"),
             problem("jwt.secret", nil, "is required by HS256 in jwt.algorithms; set jwt.secret or jwt.secret_file"),
         ])

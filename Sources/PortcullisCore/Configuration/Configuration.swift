@@ -66,6 +66,8 @@ public struct Configuration: Sendable, Equatable {
     public var log = Log()
     /// Per-path policy, first match wins (`routes`).
     public var routes: [Route] = []
+    /// The forward-auth endpoint (see ConfigurationKeys+Authz.swift).
+    public var authz = Authz()
 
     public init() {}
 

@@ -82,10 +82,11 @@ struct ConfigurationKey {
     /// also the order problems are reported in and keys are rendered in. Computed, not stored: the
     /// rows hold closures, and a load happens once per start.
     static var all: [ConfigurationKey] {
-        proxyKeys + proxyTLSKeys + jwtKeys + revocationKeys + adminKeys + adminTLSKeys + [errorsFormat] + logKeys + [routesKey]
+        proxyKeys + proxyTLSKeys + jwtKeys + revocationKeys + adminKeys + adminTLSKeys + authzKeys + [errorsFormat] + logKeys
+            + [routesKey]
     }
 
-    static let sectionNames = ["proxy", "jwt", "revocation", "admin", "errors", "log", "routes"]
+    static let sectionNames = ["proxy", "jwt", "revocation", "admin", "authz", "errors", "log", "routes"]
 }
 
 /// The state of one load: the configuration being filled in and every problem met on the way.

@@ -20,7 +20,7 @@ public struct ConfigurationReload: Sendable {
         "proxy.public_paths", "proxy.claim_headers", "proxy.upstream_timeout", "proxy.logout_path",
         "revocation.fail_mode", "errors.format", "admin.token", "admin.token_file",
         "proxy.tls_cert_file", "proxy.tls_key_file", "proxy.cors_preflight", "routes",
-        "admin.tokens_file",
+        "admin.tokens_file", "authz.deny_status",
     ]
 
     /// - Parameters:
@@ -59,6 +59,7 @@ public struct ConfigurationReload: Sendable {
         applied.admin.fileCredentials = new.admin.fileCredentials
         applied.proxy.corsPreflight = new.proxy.corsPreflight
         applied.routes = new.routes
+        applied.authz.denyStatus = new.authz.denyStatus
         self.applied = applied
         changed = applied.keysDiffering(from: running)
         needRestart = new.keysDiffering(from: applied)

@@ -25,12 +25,13 @@ struct DenialRenderer: Sendable {
     static let tooManyConnectionsWire = render(status: 503, message: "Too many connections",
                                                errorType: "TooManyConnections", wwwAuthenticate: nil).close
 
-    init(format: ErrorFormat) {
+    /// `denyStatus` is the forward-auth listener's `authz.deny_status`; the proxy keeps `.authx`.
+    init(format: ErrorFormat, denyStatus: ForwardAuthDenyStatus = .authx) {
         var table: [Denial: Rendered] = [:]
         for denial in Denial.allCases {
-            table[denial] = Self.render(status: denial.status(in: format), message: denial.message,
+            table[denial] = Self.render(status: denial.status(in: format, denyStatus: denyStatus), message: denial.message,
                                         errorType: denial.errorType,
-                                        wwwAuthenticate: denial.wwwAuthenticate(in: format))
+                                        wwwAuthenticate: denial.wwwAuthenticate(in: format, denyStatus: denyStatus))
         }
         rendered = table
         badRequest = Self.render(status: 400, message: "Bad Request", errorType: "BadRequest", wwwAuthenticate: nil)
