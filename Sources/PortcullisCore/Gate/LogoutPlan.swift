@@ -42,4 +42,16 @@ public struct LogoutPlan: Sendable {
         }
         return result
     }
+
+    /// Writes a logout's revocations (reason `logout`), in order; the first failure stops it.
+    public static func store(_ revocations: [Revocation], in store: RevocationStore) async throws {
+        for revocation in revocations {
+            switch revocation {
+            case .jti(let jti, let expiresAt):
+                _ = try await store.revoke(jti: jti, expiresAt: expiresAt, reason: "logout")
+            case .rawToken(let token, let expiresAt):
+                _ = try await store.revoke(rawToken: token, expiresAt: expiresAt, reason: "logout")
+            }
+        }
+    }
 }

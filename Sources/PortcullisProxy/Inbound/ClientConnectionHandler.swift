@@ -320,14 +320,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         let store = snapshot.store
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.completeWithTask {
-            for revocation in revocations {
-                switch revocation {
-                case .jti(let jti, let expiresAt):
-                    _ = try await store.revoke(jti: jti, expiresAt: expiresAt, reason: "logout")
-                case .rawToken(let token, let expiresAt):
-                    _ = try await store.revoke(rawToken: token, expiresAt: expiresAt, reason: "logout")
-                }
-            }
+            try await LogoutPlan.store(revocations, in: store)
         }
         promise.futureResult.assumeIsolated().whenComplete { result in
             guard expected == self.machine.serial else { return }

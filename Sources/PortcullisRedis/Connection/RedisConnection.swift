@@ -126,6 +126,12 @@ final class RedisConnection {
             return
         }
         guard machine.isReady, let channel else {
+            if !everReady, !machine.isShutDown, held.count < Self.maxHeld {
+                // The first connection is still being made (just after start): wait for it,
+                // as long as a command may wait for an answer, instead of failing at once.
+                hold(commands, timeout: timeout, completion: completion)
+                return
+            }
             completion(.failure(RedisUnavailable(description: "not connected to Redis")))
             return
         }
@@ -179,6 +185,10 @@ final class RedisConnection {
             startHandshake()
         case .becameReady(let address):
             startKeepAlive()
+            everReady = true
+            let waiting = held
+            held.removeAll()
+            for entry in waiting { send(entry.commands, timeout: entry.timeout, completion: entry.completion) }
             onReady?(address)
             logger.info("connected to Redis", metadata: [
                 "redis.node": "\(address)", "redis.db": "\(settings.database)", "redis.connection": "\(settings.role)"])
@@ -358,6 +368,39 @@ final class RedisConnection {
         let failed = outstanding
         outstanding.removeAll()
         for entry in failed { entry.completion(.failure(error)) }
+        let waiting = held
+        held.removeAll()
+        for entry in waiting { entry.completion(.failure(error)) }
+    }
+
+    // MARK: Before the first connection
+
+    private struct Held {
+        var commands: [[String]]
+        var timeout: TimeAmount?
+        var deadline: NIODeadline
+        var completion: (Result<[RedisReply], Error>) -> Void
+    }
+
+    /// Lookups that arrived before the first connection was ready (only then: once it has been
+    /// ready, a command on a lost connection fails at once, so a failover is answered 503).
+    private var held: [Held] = []
+    private var everReady = false
+    private static let maxHeld = 4096
+
+    private func hold(_ commands: [[String]], timeout: TimeAmount?,
+                      completion: @escaping (Result<[RedisReply], Error>) -> Void) {
+        let wait = timeout ?? settings.timeout
+        held.append(Held(commands: commands, timeout: timeout, deadline: .now() + wait, completion: completion))
+        eventLoop.assumeIsolated().scheduleTask(in: wait) { self.expireHeld() }
+    }
+
+    private func expireHeld() {
+        let now = NIODeadline.now()
+        let expired = held.filter { $0.deadline <= now }
+        guard !expired.isEmpty else { return }
+        held.removeAll { $0.deadline <= now }
+        for entry in expired { entry.completion(.failure(RedisUnavailable(description: "not connected to Redis yet"))) }
     }
 
     // MARK: Deadlines

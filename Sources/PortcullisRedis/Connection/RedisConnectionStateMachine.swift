@@ -57,6 +57,11 @@ struct RedisConnectionStateMachine {
         return false
     }
 
+    var isShutDown: Bool {
+        if case .shutDown = state { return true }
+        return false
+    }
+
     var address: RedisAddress? {
         switch state {
         case .connecting(let a), .handshaking(let a), .ready(let a): a
