@@ -24,7 +24,7 @@ public struct PublicPaths: Sendable {
     public func matches(_ path: Substring) -> Bool {
         guard !isEmpty, !Self.isAmbiguous(path) else { return false }
         if exact.contains(path) { return true }
-        for prefix in prefixes where path.hasPrefix(prefix) {
+        for prefix in prefixes where path.utf8.starts(with: prefix.utf8) {
             return true
         }
         return false

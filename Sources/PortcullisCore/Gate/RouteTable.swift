@@ -20,8 +20,8 @@ public struct RouteTable: Sendable {
 
     struct Entry: Sendable {
         let pattern: PathPattern
-        /// nil matches every method.
-        let methods: Set<String>?
+        /// nil matches every method. A short list, compared as bytes (no hashing per request).
+        let methods: [String]?
         let policy: Policy
     }
 
@@ -36,12 +36,13 @@ public struct RouteTable: Sendable {
             // A HEAD is answered by the GET handler (Starlette, Flask, Rails all do this), so a
             // GET route's requirements must hold for HEAD too.
             if methods?.contains("GET") == true { methods?.insert("HEAD") }
+            let methodList = methods.map { Array($0).sorted() }
             let policy = Policy(
                 isOpen: route.auth == .none,
                 requiredType: route.tokenType.map(TokenPolicy.RequiredType.init) ?? defaultType,
                 requiresFresh: route.fresh,
                 scopes: ScopeRequirement(route.scopes, mode: route.scopesMode))
-            return Entry(pattern: PathPattern(route.path), methods: methods, policy: policy)
+            return Entry(pattern: PathPattern(route.path), methods: methodList, policy: policy)
         }
     }
 
@@ -57,7 +58,7 @@ public struct RouteTable: Sendable {
         // Only paths the upstream could read differently pay for a second spelling.
         let normalised: String? = isAmbiguous || path.utf8.contains(UInt8(ascii: "%")) ? PathNormalisation.normalised(path) : nil
         for entry in entries {
-            if let methods = entry.methods, !methods.contains(method) { continue }
+            if let methods = entry.methods, !methods.contains(where: { $0.utf8.elementsEqual(method.utf8) }) { continue }
             if entry.policy.isOpen {
                 if !isAmbiguous, entry.pattern.matches(path) { return entry.policy }
             } else if entry.pattern.matches(path) || normalised.map({ entry.pattern.matches($0[...]) }) == true {
@@ -88,8 +89,10 @@ struct PathPattern: Sendable, Equatable {
         text = isPrefix ? String(pattern.dropLast()) : pattern
     }
 
+    /// Compared as bytes: `String`'s own `hasPrefix` and `==` compare by Unicode canonical
+    /// equivalence, several times slower, and a path is bytes to the upstream anyway.
     func matches(_ path: Substring) -> Bool {
-        isPrefix ? path.hasPrefix(text) : path == text
+        isPrefix ? path.utf8.starts(with: text.utf8) : path.utf8.elementsEqual(text.utf8)
     }
 }
 
