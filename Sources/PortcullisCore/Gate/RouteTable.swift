@@ -57,13 +57,16 @@ public struct RouteTable: Sendable {
         let isAmbiguous = PublicPaths.isAmbiguous(path)
         // Only paths the upstream could read differently pay for a second spelling.
         let normalised: String? = isAmbiguous || path.utf8.contains(UInt8(ascii: "%")) ? PathNormalisation.normalised(path) : nil
-        for entry in entries {
-            if let methods = entry.methods, !methods.contains(where: { $0.utf8.elementsEqual(method.utf8) }) { continue }
-            if entry.policy.isOpen {
-                if !isAmbiguous, entry.pattern.matches(path) { return entry.policy }
-            } else if entry.pattern.matches(path) || normalised.map({ entry.pattern.matches($0[...]) }) == true {
-                return entry.policy
+        // By index: `for entry in entries` would copy (retain and release) every entry it passes.
+        for index in entries.indices {
+            guard entries[index].pattern.matches(path) || (!entries[index].policy.isOpen
+                      && normalised.map({ entries[index].pattern.matches($0[...]) }) == true)
+            else { continue }
+            if let methods = entries[index].methods, !methods.contains(where: { $0.utf8.elementsEqual(method.utf8) }) {
+                continue
             }
+            if entries[index].policy.isOpen, isAmbiguous { continue }
+            return entries[index].policy
         }
         return nil
     }
