@@ -126,7 +126,9 @@ final class RedisConnection {
             return
         }
         guard machine.isReady, let channel else {
-            if !everReady, !machine.isShutDown, held.count < Self.maxHeld {
+            // Only request lookups wait: the admin, invalidation and tracking set-up commands
+            // keep failing at once and are retried by their owners once the connection is up.
+            if settings.role == "lookup", !everReady, !machine.isShutDown, held.count < Self.maxHeld {
                 // The first connection is still being made (just after start): wait for it,
                 // as long as a command may wait for an answer, instead of failing at once.
                 hold(commands, timeout: timeout, completion: completion)
