@@ -7,8 +7,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # venv for the cross-checks against PyJWT and AuthX (the tests themselves create
 # .build/crosscheck-venv and pip-install the pinned packages listed in
 # Tests/PortcullisIntegrationTests/Support/PythonVenv.swift), nginx and caddy for the
-# forward-auth tests.
-TEST_PACKAGES := redis-server redis-sentinel redis-tools libhiredis-dev openssl python3 python3-venv nginx caddy
+# forward-auth tests, chromium and its driver for the console test in a real browser.
+TEST_PACKAGES := redis-server redis-sentinel redis-tools libhiredis-dev openssl python3 python3-venv nginx caddy \
+  chromium chromium-driver
 
 .PHONY: build release run test bench deps clean
 
