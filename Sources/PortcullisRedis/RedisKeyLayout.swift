@@ -44,10 +44,13 @@ struct RedisKeyLayout: Sendable {
         return RedisClusterSlots.slot(of: wrapped) == slot ? wrapped : nil
     }
 
-    /// A key of the jti template that is not a reason key; with a template as broad as `{jti}`,
-    /// `SCAN MATCH` also returns the reason keys, which are never listed as jtis.
+    /// The audit stream (INTERFACE §5), beside the revocation keys.
+    static let auditKey = "portcullis:audit"
+
+    /// A key of the jti template that is neither a reason key nor the audit stream; with a
+    /// template as broad as `{jti}`, `SCAN MATCH` also returns those, which are never listed as jtis.
     func isJTIKey(_ key: String) -> Bool {
-        guard jti.value(in: key) != nil else { return false }
+        guard jti.value(in: key) != nil, key != Self.auditKey else { return false }
         guard key.hasPrefix(Self.reasonKeyPrefix) else { return true }
         return jti.value(in: String(key.dropFirst(Self.reasonKeyPrefix.count))) == nil
     }
