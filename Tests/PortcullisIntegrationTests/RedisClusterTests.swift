@@ -72,6 +72,13 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertEqual(Set(listed), Set(seeded + ["cluster-reason"]))
         XCTAssertEqual(try h.adminClient().request("DELETE", "/v1/revocations/cluster-reason", headers: auth).status, 204)
         XCTAssertEqual(try status(h, h.token(jti: "cluster-reason")), 200)
+        // The audit is one stream, on the master owning its slot.
+        let audit = try h.adminClient().request("GET", "/v1/audit", headers: auth)
+        XCTAssertEqual(audit.status, 200, audit.bodyText)
+        XCTAssertEqual((audit.json["items"] as? [[String: Any]])?.map { $0["target"] as? String },
+                       ["cluster-reason", "cluster-sub", "cluster-reason"], audit.bodyText)
+        let owner = try XCTUnwrap(cluster.master(ofSlot: try cluster.slot(of: "portcullis:audit")))
+        XCTAssertEqual(try owner.cli(["XLEN", "portcullis:audit"]), "3")
         await h.stop()
 
         // The seeds' layouts: blocklist:{jti} and a raw-token key, of any type.
