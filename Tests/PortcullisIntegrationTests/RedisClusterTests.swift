@@ -195,6 +195,46 @@ final class RedisClusterTests: XCTestCase {
         await h.stop()
     }
 
+    /// While a slot is being migrated, the importing node refuses a transaction whose keys are
+    /// not all there yet with `TRYAGAIN` (a new revocation's never are), for as long as the
+    /// migration lasts. The revocation is written anyway, its commands one by one.
+    func testRevocationsIntoASlotBeingMigrated() async throws {
+        let cluster = try RedisClusterDeployment()
+        let h = try await gateway(cluster)
+        let jti = "{importing}new"
+        let key = "portcullis:jti:\(jti)"
+        let slot = try cluster.slot(of: key)
+        let source = try XCTUnwrap(cluster.master(ofSlot: slot))
+        let target = try XCTUnwrap(cluster.masters.first { $0.port != source.port })
+        XCTAssertEqual(try target.cli(["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", try cluster.nodeID(source)]), "OK")
+        XCTAssertEqual(try source.cli(["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", try cluster.nodeID(target)]), "OK")
+        let token = h.token(sub: "importer", jti: jti)
+        XCTAssertEqual(try status(h, token), 200)
+
+        let revoked = try h.adminClient().request("POST", "/v1/revocations", headers: auth + [("Content-Type", "application/json")],
+                                                  body: #"{"jti": "\#(jti)", "reason": "moving"}"#)
+        XCTAssertEqual(revoked.status, 201, revoked.bodyText)
+        XCTAssertGreaterThan(try redirects(h, "ask"), 0, "the source sent the new keys on with ASK")
+        XCTAssertGreaterThan(try redirects(h, "tryagain"), 0, "the importing node refused the transaction")
+        XCTAssertTrue(try target.cli(script: [["ASKING"], ["EXISTS", key]]).hasSuffix("1"), "written on the importing node")
+        XCTAssertEqual(try status(h, token), 401, "the lookup follows ASK to it")
+        let lookup = try h.adminClient().request("GET", "/v1/revocations/\(jti)", headers: auth)
+        XCTAssertEqual(lookup.status, 200, lookup.bodyText)
+        XCTAssertEqual(lookup.json["reason"] as? String, "moving", "the reason key too, read with ASKING before each command")
+
+        XCTAssertEqual(try h.adminClient().request("DELETE", "/v1/revocations/\(jti)", headers: auth).status, 204)
+        XCTAssertEqual(try status(h, token), 200, "un-revoked on the importing node")
+        XCTAssertEqual(try h.revoke(jti: jti).status, 201)
+
+        // The migration ends: the slot is the target's, and the revocation is there.
+        for node in cluster.masters {
+            XCTAssertEqual(try node.cli(["CLUSTER", "SETSLOT", "\(slot)", "NODE", try cluster.nodeID(target)]), "OK")
+        }
+        XCTAssertEqual(try status(h, token), 401)
+        XCTAssertEqual(try target.cli(["EXISTS", key]), "1")
+        await h.stop()
+    }
+
     func testFailoverUnderLoad() async throws {
         let cluster = try RedisClusterDeployment()
         let h = try await gateway(cluster)
