@@ -175,22 +175,6 @@ public final class Gateway: Sendable {
         } catch {
             throw StartupError(description: "TLS: \(error)")
         }
-        do {
-            admin = try await AdminServer(
-                group: group, host: c.admin.listen.host, port: c.admin.listen.port,
-                api: AdminAPI(store: store, audit: audit, adminToken: c.admin.token, currentGate: { live.gate },
-                              maxTTLSeconds: c.revocation.maxTTL.seconds,
-                              metricsText: { [metrics] in metrics.emitToBuffer() },
-                              revocationsWritten: Counter(label: "portcullis_revocations_written_total", factory: factory),
-                              liveAdminToken: { live.configuration.admin.token },
-                              liveCredentials: { live.configuration.admin.credentials },
-                              keysReady: { jwks?.isLoaded ?? true },
-                              logger: logger),
-                tls: adminTLS)
-        } catch {
-            await (store as? RedisRevocationStore)?.shutdown()
-            throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
-        }
         var proxySettings = ProxyServer.Settings(
             host: c.proxy.listen.host, port: c.proxy.listen.port,
             maxHeaderBytes: c.proxy.maxHeaderBytes, upstream: upstream,
@@ -211,7 +195,6 @@ public final class Gateway: Sendable {
                 snapshot: live.snapshotInput(c, live.gate), metrics: ProxyMetrics(factory: factory), logger: logger)
             live.attach(proxy: proxy, unknownKeyObserver: nil)
         } catch {
-            try? await admin.shutdown()
             await (store as? RedisRevocationStore)?.shutdown()
             throw StartupError(description: "proxy.listen \(c.proxy.listen.host):\(c.proxy.listen.port): \(error)")
         }
@@ -229,11 +212,30 @@ public final class Gateway: Sendable {
                 forwardAuth = server
             } catch {
                 proxy.shutdown()
-                try? await admin.shutdown()
+                await (store as? RedisRevocationStore)?.shutdown()
                 throw StartupError(description: "authz.listen \(listen.host):\(listen.port): \(error)")
             }
         } else {
             forwardAuth = nil
+        }
+        // The admin listener binds last: once /readyz answers, every listener accepts.
+        do {
+            admin = try await AdminServer(
+                group: group, host: c.admin.listen.host, port: c.admin.listen.port,
+                api: AdminAPI(store: store, audit: audit, adminToken: c.admin.token, currentGate: { live.gate },
+                              maxTTLSeconds: c.revocation.maxTTL.seconds,
+                              metricsText: { [metrics] in metrics.emitToBuffer() },
+                              revocationsWritten: Counter(label: "portcullis_revocations_written_total", factory: factory),
+                              liveAdminToken: { live.configuration.admin.token },
+                              liveCredentials: { live.configuration.admin.credentials },
+                              keysReady: { jwks?.isLoaded ?? true },
+                              logger: logger),
+                tls: adminTLS)
+        } catch {
+            proxy.shutdown()
+            forwardAuth?.shutdown()
+            await (store as? RedisRevocationStore)?.shutdown()
+            throw StartupError(description: "admin.listen \(c.admin.listen.host):\(c.admin.listen.port): \(error)")
         }
         logger.info("listening", metadata: [
             "proxy": "\(proxy.localAddress?.description ?? "?")", "admin": "\(admin.localAddress?.description ?? "?")",
