@@ -101,6 +101,8 @@ public struct AdminAPI: Sendable {
             }
             return await store.isReady() ? .json(200, ["status": "ready"])
                 : .json(503, ["status": "unavailable", "message": "revocation store is not answering"])
+        case (_, "ui"):
+            return OperatorsConsole().respond(method: request.method, path: target.path)
         case (_, "v1"):
             guard let credential = authenticate(request.authorization) else {
                 var response = AdminResponse.error(401, "Missing or invalid admin token", "Unauthorized")
