@@ -33,7 +33,10 @@ test: deps
 	$(SWIFT) test --disable-swift-testing
 
 # Starts the gate with the embedded store in front of a demo upstream; Ctrl-C stops both.
-run: build
+# Builds only the two executables it starts (not the tests, nor the fuzz targets).
+run:
+	$(SWIFT) build --product portcullis
+	$(SWIFT) build --product portcullis-demo-upstream
 	@scripts/run-dev.sh
 
 # Release build, then Portcullis side by side with nginx under wrk; see docs/benchmarks.md.

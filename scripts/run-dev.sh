@@ -63,6 +63,10 @@ cat <<TEXT
 Portcullis is up: proxy http://127.0.0.1:$PROXY_PORT -> demo upstream http://127.0.0.1:$UPSTREAM_PORT,
 admin API http://127.0.0.1:$ADMIN_PORT (embedded store, file $DIR/revocations.log).
 
+Operators' console: http://127.0.0.1:$ADMIN_PORT/ui/
+Admin token (paste it into the console; also in $DIR/admin-token):
+$ADMIN_TOKEN
+
 Dev token (sub dev-user, jti $JTI, valid 1h):
 $TOKEN
 
@@ -75,6 +79,9 @@ $TOKEN
 
 3. The same request is refused (401 RevokedTokenError):
    curl -i -H "Authorization: Bearer $TOKEN" http://127.0.0.1:$PROXY_PORT/hello
+
+4. Who revoked what (the audit, newest first):
+   $BIN/portcullis audit --admin-url http://127.0.0.1:$ADMIN_PORT --admin-token $ADMIN_TOKEN
 
 Ctrl-C stops everything.
 TEXT

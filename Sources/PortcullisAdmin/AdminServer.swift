@@ -101,8 +101,7 @@ final class AdminRequestHandler: ChannelInboundHandler {
             guard let head else { return }
             self.head = nil
             if tooLarge {
-                write(AdminResponse.error(413, "Request body larger than \(Self.maxBody) bytes", "BadRequest"),
-                      keepAlive: false, context: context)
+                write(AdminError.bodyTooLarge(limit: Self.maxBody).response, keepAlive: false, context: context)
                 return
             }
             let request = AdminAPI.Request(

@@ -27,6 +27,8 @@ public final class Gateway: Sendable {
     /// The forward-auth listener, when `authz.listen` is set.
     public let forwardAuth: ForwardAuthServer?
     public let store: RevocationStore
+    /// The audit, in the same store.
+    public let auditTrail: AuditTrail
     /// The embedded store, when that is the one in use (it needs the expiry sweeper).
     private let memoryStore: MemoryRevocationStore?
     /// The Redis store's connections, when that is the store in use: the first service, so
@@ -72,7 +74,7 @@ public final class Gateway: Sendable {
             do {
                 memory = try MemoryRevocationStore(settings: .init(
                     file: c.revocation.file, leewaySeconds: c.jwt.leeway.seconds,
-                    maxTTLSeconds: c.revocation.maxTTL.seconds))
+                    maxTTLSeconds: c.revocation.maxTTL.seconds, auditMaxEntries: c.admin.auditMaxEntries))
             } catch {
                 throw StartupError(description: "revocation.file: \(error.detail)")
             }
@@ -81,8 +83,10 @@ public final class Gateway: Sendable {
                                metadata: ["file": "\(c.revocation.file)", "skipped": "\(memory.loadReport.skippedLines)"])
             }
             logger.info("revocation store ready", metadata: [
-                "store": "memory", "file": "\(c.revocation.file)", "entries": "\(memory.loadReport.liveEntries)"])
+                "store": "memory", "file": "\(c.revocation.file)", "entries": "\(memory.loadReport.liveEntries)",
+                "audit_entries": "\(memory.loadReport.auditEntries)"])
             store = memory
+            auditTrail = memory
             memoryStore = memory
             redisService = nil
         case .redis:
@@ -105,6 +109,7 @@ public final class Gateway: Sendable {
                 throw StartupError(description: error.detail)
             }
             store = redis
+            auditTrail = RedisAuditStream(store: redis, maxEntries: c.admin.auditMaxEntries)
             memoryStore = nil
             redisService = redis.service
             var metadata: Logger.Metadata = ["redis": "\(c.revocation.redisURL)"]
@@ -119,7 +124,16 @@ public final class Gateway: Sendable {
             logger.info("revocation store: redis", metadata: metadata)
         }
 
-        let live = LiveGate(configuration: c, gate: initialGate, store: store)
+        let auditFailures = Counter(label: "portcullis_audit_write_failures_total", factory: factory)
+        let audit = AuditRecorder(trail: auditTrail, now: { Date().timeIntervalSince1970 }, failed: { entry, error in
+            // The change itself is in force; the entry goes to the log so it is still on record.
+            auditFailures.increment()
+            logger.error("audit entry could not be stored", metadata: [
+                "error": "\(error)", "audit.action": "\(entry.action.rawValue)", "audit.actor": "\(entry.actor)",
+                "audit.target": "\(entry.target)", "audit.reason": "\(entry.reason ?? "-")",
+                "audit.caller": "\(entry.peer ?? "unknown")", "audit.time": "\(entry.time)"])
+        })
+        let live = LiveGate(configuration: c, gate: initialGate, store: store, audit: audit)
         self.live = live
         reloader = Reloader(live: live, logger: logger, metricsFactory: factory)
         let jwks: JWKSRefresher?
@@ -164,13 +178,14 @@ public final class Gateway: Sendable {
         do {
             admin = try await AdminServer(
                 group: group, host: c.admin.listen.host, port: c.admin.listen.port,
-                api: AdminAPI(store: store, adminToken: c.admin.token, currentGate: { live.gate },
+                api: AdminAPI(store: store, audit: audit, adminToken: c.admin.token, currentGate: { live.gate },
                               maxTTLSeconds: c.revocation.maxTTL.seconds,
                               metricsText: { [metrics] in metrics.emitToBuffer() },
                               revocationsWritten: Counter(label: "portcullis_revocations_written_total", factory: factory),
                               liveAdminToken: { live.configuration.admin.token },
                               liveCredentials: { live.configuration.admin.credentials },
                               keysReady: { jwks?.isLoaded ?? true },
+                              console: OperatorsConsole(),
                               logger: logger),
                 tls: adminTLS)
         } catch {

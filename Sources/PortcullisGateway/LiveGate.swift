@@ -22,11 +22,13 @@ final class LiveGate: Sendable {
     private let proxy = NIOLockedValueBox<ProxyServer?>(nil)
     private let forwardAuth = NIOLockedValueBox<ForwardAuthServer?>(nil)
     private let store: RevocationStore
+    private let audit: AuditRecorder
     private let unknownKeyObserver = NIOLockedValueBox<UnknownKeyObserver?>(nil)
 
-    init(configuration: Configuration, gate: Gate, store: RevocationStore) {
+    init(configuration: Configuration, gate: Gate, store: RevocationStore, audit: AuditRecorder) {
         current = NIOLockedValueBox(Current(configuration: configuration, remoteJWKS: nil, gate: gate))
         self.store = store
+        self.audit = audit
     }
 
     var gate: Gate { current.withLockedValue { $0.gate } }
@@ -48,7 +50,7 @@ final class LiveGate: Sendable {
     func snapshotInput(_ c: Configuration, _ gate: Gate) -> GateSnapshotInput {
         GateSnapshotInput(
             gate: gate, store: store, errorFormat: c.errors.format, pathPrefix: c.proxy.upstream?.pathPrefix ?? "",
-            upstreamTimeout: TimeAmount(c.proxy.upstreamTimeout), logoutPath: c.proxy.logoutPath,
+            upstreamTimeout: TimeAmount(c.proxy.upstreamTimeout), logoutPath: c.proxy.logoutPath, audit: audit,
             listenerTLS: c.proxy.tlsCertFile != nil)
     }
 

@@ -44,10 +44,13 @@ struct RedisKeyLayout: Sendable {
         return RedisClusterSlots.slot(of: wrapped) == slot ? wrapped : nil
     }
 
-    /// A key of the jti template that is not a reason key; with a template as broad as `{jti}`,
-    /// `SCAN MATCH` also returns the reason keys, which are never listed as jtis.
+    /// The audit stream (INTERFACE §5), beside the revocation keys.
+    static let auditKey = "portcullis:audit"
+
+    /// A key of the jti template that is neither a reason key nor the audit stream; with a
+    /// template as broad as `{jti}`, `SCAN MATCH` also returns those, which are never listed as jtis.
     func isJTIKey(_ key: String) -> Bool {
-        guard jti.value(in: key) != nil else { return false }
+        guard jti.value(in: key) != nil, key != Self.auditKey else { return false }
         guard key.hasPrefix(Self.reasonKeyPrefix) else { return true }
         return jti.value(in: String(key.dropFirst(Self.reasonKeyPrefix.count))) == nil
     }
@@ -60,13 +63,54 @@ struct RedisKeyLayout: Sendable {
     /// The commands of one request's lookup, or nil when it has no key to ask about.
     func lookup(_ query: RevocationQuery) -> RedisLookup? {
         var keys: [String] = []
-        if let value = query.jti { keys.append(jti.key(value)) }
-        if let template = token, let raw = query.rawToken { keys.append(template.key(raw)) }
+        var cachedKeys: [RedisCachedKey] = []
+        if let value = query.jti {
+            keys.append(jti.key(value))
+            cachedKeys.append(.jti(value))
+        }
+        if let template = token, let raw = query.rawToken {
+            keys.append(template.key(raw))
+            cachedKeys.append(.token(String(raw)))
+        }
         let existenceChecks = keys.count
-        if let value = query.subject { keys.append(subject.key(value)) }
+        if let value = query.subject {
+            keys.append(subject.key(value))
+            cachedKeys.append(.subject(value))
+        }
         guard !keys.isEmpty else { return nil }
-        return RedisLookup(keys: keys, existenceChecks: existenceChecks,
+        return RedisLookup(keys: keys, cachedKeys: cachedKeys, existenceChecks: existenceChecks,
                            asksSubject: query.subject != nil, issuedAt: query.issuedAt)
+    }
+
+    /// The verdict from the local cache when it holds every key of the query, else nil. The
+    /// per-request path of a cache hit: no key name is built, nothing is allocated (but for a
+    /// raw token, when `revocation.token_key` is set).
+    func cachedVerdict(_ query: RevocationQuery, in cache: RedisLoopCache) -> RevocationVerdict? {
+        if let value = query.jti {
+            guard case .absent = cache.entry(.jti(value)) else { return nil }
+        }
+        if token != nil, let raw = query.rawToken {
+            guard case .absent = cache.entry(.token(String(raw))) else { return nil }
+        }
+        guard let value = query.subject else { return .allowed }
+        switch cache.entry(.subject(value)) {
+        case nil: return nil
+        case .absent: return .allowed
+        case .cutoff(let cutoff):
+            if let iat = query.issuedAt, iat > cutoff { return .allowed }
+            return .revoked
+        }
+    }
+
+    /// What an invalidated Redis key was to the cache: a jti, a raw token or a subject key
+    /// (one name may fit more than one template when they overlap, or be a reason key that
+    /// fits a broad jti template: dropping too much only costs a lookup).
+    func cachedKeys(of name: String) -> [RedisCachedKey] {
+        var keys: [RedisCachedKey] = []
+        if let value = jti.value(in: name) { keys.append(.jti(value)) }
+        if let value = token?.value(in: name) { keys.append(.token(value)) }
+        if let value = subject.value(in: name) { keys.append(.subject(value)) }
+        return keys
     }
 
     /// What `BCAST PREFIX` tracks for the local cache: every key a lookup reads.
@@ -79,6 +123,8 @@ struct RedisKeyLayout: Sendable {
 struct RedisLookup: Sendable {
     /// The revoking keys (asked with `EXISTS`), then the subject key (asked with `GET`).
     var keys: [String]
+    /// The same keys as the local cache names them.
+    var cachedKeys: [RedisCachedKey]
     var existenceChecks: Int
     var asksSubject: Bool
     var issuedAt: Double?
@@ -87,29 +133,15 @@ struct RedisLookup: Sendable {
         keys.enumerated().map { index, key in [index < existenceChecks ? "EXISTS" : "GET", key] }
     }
 
-    /// The verdict from the local cache, when it holds every key; nil sends the lookup.
-    func cachedVerdict(_ cache: RedisLoopCache) -> RevocationVerdict? {
-        var replies: [RedisReply] = []
-        replies.reserveCapacity(keys.count)
-        for (index, key) in keys.enumerated() {
-            switch cache.entry(key) {
-            case nil: return nil
-            case .absent: replies.append(index < existenceChecks ? .integer(0) : .null)
-            case .value(let text): replies.append(.string(Array(text.utf8)))
-            }
-        }
-        return verdict(replies)
-    }
-
     /// What the replies say that the cache may keep: keys that do not exist, a subject's cut-off.
     func fill(_ cache: RedisLoopCache, from replies: [RedisReply], sentAt epoch: UInt64) {
         guard replies.count == keys.count else { return }
         for (index, reply) in replies.enumerated() {
             switch reply {
-            case .integer(0) where index < existenceChecks: cache.fill(keys[index], .absent, sentAt: epoch)
-            case .null where index >= existenceChecks: cache.fill(keys[index], .absent, sentAt: epoch)
-            case .string(let bytes) where index >= existenceChecks:
-                cache.fill(keys[index], .value(String(decoding: bytes, as: UTF8.self)), sentAt: epoch)
+            case .integer(0) where index < existenceChecks: cache.fill(cachedKeys[index], .absent, sentAt: epoch)
+            case .null where index >= existenceChecks: cache.fill(cachedKeys[index], .absent, sentAt: epoch)
+            case .string where index >= existenceChecks:
+                cache.fill(cachedKeys[index], .cutoff(Self.cutoff(reply)), sentAt: epoch)
             default: break
             }
         }
@@ -133,10 +165,14 @@ struct RedisLookup: Sendable {
         case .error:
             return .unavailable
         case let reply:
-            // A cut-off that is not a number revokes everything of that subject: fail safe.
-            let cutoff = reply.text.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? .infinity
-            if let iat = issuedAt, iat > cutoff { return .allowed }
+            if let iat = issuedAt, iat > Self.cutoff(reply) { return .allowed }
             return .revoked
         }
+    }
+
+    /// A subject key's value as a cut-off; one that is not a number revokes everything of that
+    /// subject: fail safe.
+    static func cutoff(_ reply: RedisReply) -> Double {
+        reply.text.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } ?? .infinity
     }
 }

@@ -99,7 +99,8 @@ public final class RedisRevocationStore: RevocationStore {
         var cache: RedisTracking.Settings?
         if settings.localCache {
             let metrics = RedisCacheMetrics(factory: metricsFactory ?? MetricsSystem.factory)
-            cache = RedisTracking.Settings(prefixes: layout.trackedPrefixes, entries: settings.localCacheEntries, metrics: metrics)
+            cache = RedisTracking.Settings(prefixes: layout.trackedPrefixes, layout: layout, entries: settings.localCacheEntries,
+                                          metrics: metrics)
         }
         cacheMetrics = cache?.metrics
         if !settings.clusterNodes.isEmpty {
@@ -136,21 +137,21 @@ public final class RedisRevocationStore: RevocationStore {
     public func immediateVerdict(_ query: RevocationQuery) -> RevocationVerdict? {
         if layout.asksNothing(query) { return .allowed }
         guard let metrics = cacheMetrics, let cache = topology.localCache(), cache.inUse,
-              let lookup = layout.lookup(query), let verdict = lookup.cachedVerdict(cache)
+              let verdict = layout.cachedVerdict(query, in: cache)
         else { return nil }
         metrics.hits.increment()
         return verdict
     }
 
     public func check(_ query: RevocationQuery, answer: @escaping @Sendable (RevocationVerdict) -> Void) {
-        guard let lookup = layout.lookup(query) else {
-            answer(.allowed)
-            return
-        }
         if let metrics = cacheMetrics, let cache = topology.localCache(), cache.inUse {
-            if let verdict = lookup.cachedVerdict(cache) {
+            if let verdict = layout.cachedVerdict(query, in: cache) {
                 metrics.hits.increment()
                 answer(verdict)
+                return
+            }
+            guard let lookup = layout.lookup(query) else {
+                answer(.allowed)
                 return
             }
             metrics.misses.increment()
@@ -164,6 +165,10 @@ public final class RedisRevocationStore: RevocationStore {
                     answer(.unavailable)
                 }
             }
+            return
+        }
+        guard let lookup = layout.lookup(query) else {
+            answer(.allowed)
             return
         }
         topology.lookup(lookup.commands) { result in

@@ -17,9 +17,10 @@ struct Portcullis: AsyncParsableCommand {
               portcullis check-config --config portcullis.yaml
               portcullis mint --config portcullis.yaml --sub alice --ttl 15m
               portcullis revoke --jti 3f1c9a --expires-at 1767225600
+              portcullis audit --limit 20
             """,
         version: version,
-        subcommands: [Serve.self, CheckConfig.self, Revoke.self, Mint.self]
+        subcommands: [Serve.self, CheckConfig.self, Revoke.self, Audit.self, Mint.self]
     )
 }
 

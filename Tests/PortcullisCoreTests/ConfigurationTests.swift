@@ -76,6 +76,19 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertEqual(configuration.log.level, "info")
     }
 
+    func testAuditMaxEntries() throws {
+        XCTAssertEqual(try load(minimalYAML).admin.auditMaxEntries, 100_000)
+        XCTAssertEqual(try load(config(more: "admin:\n  audit_max_entries: 500")).admin.auditMaxEntries, 500)
+        XCTAssertEqual(try load(minimalYAML, env: ["PORTCULLIS_ADMIN_AUDIT_MAX_ENTRIES": "7"]).admin.auditMaxEntries, 7)
+        XCTAssertTrue(try load(minimalYAML).renderedYAML().contains("audit_max_entries: 100000"))
+        for bad in ["0", "-3", "many", "1.5", "true"] {
+            let found = problems(minimalYAML, env: ["PORTCULLIS_ADMIN_AUDIT_MAX_ENTRIES": bad])
+            XCTAssertEqual(found.map(\.key), ["admin.audit_max_entries"], bad)
+            XCTAssertTrue("\(found)".contains("PORTCULLIS_ADMIN_AUDIT_MAX_ENTRIES") || "\(found)".contains("admin.audit_max_entries"), "\(found)")
+        }
+        XCTAssertTrue(problems(config(more: "admin:\n  audit_max_entries: 0")).description.contains("must be between 1 and"))
+    }
+
     func testNothingConfiguredReportsTheTwoRequiredValues() {
         XCTAssertEqual(problems(nil), [
             problem("proxy.upstream", nil, "is required"),

@@ -59,6 +59,21 @@ final class GateTests: XCTestCase {
         XCTAssertEqual(denial(decide(g, uri: "/?token=garbage", [("Authorization", "Bearer \(token())")])), .malformedToken)
     }
 
+    /// The reason codes behind AuthX's one `JWTDecodeError`: metrics tell them apart.
+    func testDecodeFailuresKeepTheirCause() throws {
+        let g = try gate()
+        let hs384 = TokenTestSigner.token(.HS384, payload: #"{"sub":"alice","exp":1700000600}"#, secret: Array(Self.secret.utf8))
+        XCTAssertEqual(denial(decide(g, [("Authorization", "Bearer \(hs384)")])), .algorithmNotAllowed)
+        XCTAssertEqual(denial(decide(g, [("Authorization", "Bearer not-a-jwt")])), .malformedToken)
+        let early = TokenTestSigner.token(.HS256, payload: #"{"sub":"alice","iat":1700009999}"#, secret: Array(Self.secret.utf8))
+        XCTAssertEqual(denial(decide(g, [("Authorization", "Bearer \(early)")])), .issuedInFuture)
+        for denial in [Denial.algorithmNotAllowed, .malformedToken, .issuedInFuture, .notYetValid, .unknownKey] {
+            XCTAssertEqual(denial.errorType, "JWTDecodeError")
+            XCTAssertEqual(denial.status, 422)
+        }
+        XCTAssertEqual(Set(Denial.allCases.map(\.reasonCode)).count, Denial.allCases.count, "one code per cause")
+    }
+
     func testHeadersOnlyByDefault() throws {
         let g = try gate()
         XCTAssertEqual(denial(decide(g, uri: "/?token=\(token())", [("Cookie", "access_token_cookie=\(token())")])), .missingToken)
@@ -165,12 +180,14 @@ extension GateTests {
         let observer = UnknownKeys()
 
         let pending = try Gate(configuration: configuration, unknownKeyObserver: observer)
-        XCTAssertEqual(denial(decide(pending, [("Authorization", "Bearer \(token)")])), .malformedToken)
+        XCTAssertEqual(denial(decide(pending, [("Authorization", "Bearer \(token)")])), .unknownKey)
         XCTAssertEqual(observer.seen, 1)
 
         let loaded = try Gate(configuration: configuration, remoteJWKS: jwks, unknownKeyObserver: observer)
         XCTAssertNil(denial(decide(loaded, [("Authorization", "Bearer \(token)")])))
-        XCTAssertEqual(denial(decide(loaded, [("Authorization", "Bearer \(other)")])), .malformedToken)
+        XCTAssertEqual(denial(decide(loaded, [("Authorization", "Bearer \(other)")])), .unknownKey)
+        XCTAssertEqual(Denial.unknownKey.errorType, "JWTDecodeError", "AuthX's answer is unchanged; only the reason code is finer")
+        XCTAssertEqual(Denial.unknownKey.reasonCode, "unknown_kid")
         XCTAssertEqual(observer.seen, 2)
         XCTAssertEqual(denial(decide(loaded, [("Authorization", "Bearer garbage")])), .malformedToken)
         XCTAssertEqual(observer.seen, 2, "only an unknown kid is reported, not any malformed token")

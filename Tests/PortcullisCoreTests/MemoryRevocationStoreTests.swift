@@ -22,10 +22,29 @@ final class MemoryRevocationStoreTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(at: directory) }
 
-    private func makeStore(leeway: Double = 0, maxTTL: Double = 86400) throws -> MemoryRevocationStore {
+    private func makeStore(leeway: Double = 0, maxTTL: Double = 86400, auditMaxEntries: Int = 100_000) throws
+        -> MemoryRevocationStore {
         let clock = self.clock
-        return try MemoryRevocationStore(settings: .init(file: file, leewaySeconds: leeway, maxTTLSeconds: maxTTL),
+        return try MemoryRevocationStore(settings: .init(file: file, leewaySeconds: leeway, maxTTLSeconds: maxTTL,
+                                                         auditMaxEntries: auditMaxEntries),
                                          now: { clock.now })
+    }
+
+    private func entry(_ target: String, _ action: AuditAction = .revoke) -> AuditEntry {
+        AuditEntry(time: clock.now, actor: "ops", action: action, target: target, reason: nil, peer: "127.0.0.1")
+    }
+
+    /// Every page of the audit, newest first, following the cursors.
+    private func allAudit(_ store: MemoryRevocationStore, limit: Int) throws -> [String] {
+        var targets: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try store.page(limit: limit, cursor: cursor)
+            XCTAssertLessThanOrEqual(page.items.count, limit)
+            targets += page.items.map(\.target)
+            cursor = page.nextCursor
+        } while cursor != nil
+        return targets
     }
 
     private func query(_ jti: String?, sub: String? = nil, iat: Double? = nil, raw: String? = nil) -> RevocationQuery {
@@ -146,8 +165,64 @@ final class MemoryRevocationStoreTests: XCTestCase {
         XCTAssertThrowsError(try store.list(limit: 10, cursor: "%%%"))
     }
 
+    func testAuditPagesNewestFirstAndSurvivesAReopen() throws {
+        let store = try makeStore()
+        XCTAssertEqual(try store.page(limit: 10, cursor: nil), AuditPage(items: [], nextCursor: nil))
+        for index in 0..<23 {
+            clock.advance(0.5)
+            try store.record(entry("t\(index)"))
+        }
+        let newestFirst = (0..<23).reversed().map { "t\($0)" }
+        for limit in [1, 5, 22, 23, 24, 100] {
+            XCTAssertEqual(try allAudit(store, limit: limit), newestFirst, "limit \(limit)")
+        }
+        let first = try store.page(limit: 3, cursor: nil)
+        XCTAssertEqual(first.items.first, entry("t22").with(time: 1_700_000_011.5))
+        // Newer entries arriving between pages do not shift the older ones.
+        try store.record(entry("late"))
+        let second = try store.page(limit: 3, cursor: first.nextCursor)
+        XCTAssertEqual(second.items.map(\.target), ["t19", "t18", "t17"])
+
+        let reopened = try makeStore()
+        XCTAssertEqual(reopened.loadReport.auditEntries, 24)
+        XCTAssertEqual(try allAudit(reopened, limit: 7), ["late"] + newestFirst)
+        // A cursor issued before the restart still continues where it was.
+        XCTAssertEqual(try reopened.page(limit: 3, cursor: first.nextCursor).items.map(\.target), ["t19", "t18", "t17"])
+        for bad in ["x", "-1", "1-0", "12a", "99999999999999999999999", " 1"] {
+            XCTAssertThrowsError(try reopened.page(limit: 3, cursor: bad), bad) { error in
+                XCTAssertEqual((error as? RevocationStoreError)?.code, .badCursor, bad)
+            }
+        }
+    }
+
+    func testAuditIsBoundedInMemoryAndInTheFile() throws {
+        let store = try makeStore(auditMaxEntries: 10)
+        _ = try store.revoke(jti: "live", expiresAt: clock.now + 1000, reason: nil)
+        for index in 0..<1500 {
+            try store.record(entry("e\(index)"))
+        }
+        XCTAssertEqual(try allAudit(store, limit: 1000), (1490..<1500).reversed().map { "e\($0)" })
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").count
+        XCTAssertLessThan(lines, 2 * 11 + 1024 + 2, "compaction keeps only the newest audit entries")
+        let reopened = try makeStore(auditMaxEntries: 10)
+        XCTAssertEqual(try allAudit(reopened, limit: 4), (1490..<1500).reversed().map { "e\($0)" })
+        XCTAssertNotNil(reopened.lookup(jti: "live"))
+        // A smaller bound at the next start keeps the newest of what the file holds.
+        let smaller = try makeStore(auditMaxEntries: 3)
+        XCTAssertEqual(try allAudit(smaller, limit: 100), ["e1499", "e1498", "e1497"])
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").count, 4)
+    }
+
     func testUnopenableFileIsAnError() {
         XCTAssertThrowsError(try MemoryRevocationStore(settings: .init(
             file: "/nonexistent-dir/x/revocations.log", leewaySeconds: 0, maxTTLSeconds: 10)))
+    }
+}
+
+private extension AuditEntry {
+    func with(time: Double) -> AuditEntry {
+        var copy = self
+        copy.time = time
+        return copy
     }
 }

@@ -13,6 +13,10 @@ final class RevocationJournalTests: XCTestCase {
             .revokeToken(sha256: String(repeating: "ab", count: 32), expiresAt: 1_767_225_600),
             .revokeSubject(subject: "alice", before: 1_767_000_000.5, expiresAt: 1_769_000_000),
             .unrevokeSubject(subject: "alice"),
+            .audit(AuditEntry(time: 1_767_225_600.125, actor: "ops \"night\"", action: .revokeSubject, target: "a/b\n",
+                              reason: "password changed", peer: "::1"), sequence: 42),
+            .audit(AuditEntry(time: 1_767_225_600, actor: "logout", action: .logout, target: "0123456789ab",
+                              reason: nil, peer: nil), sequence: 1),
         ]
         for record in records {
             let line = String(decoding: record.encoded(), as: UTF8.self)
@@ -34,7 +38,9 @@ final class RevocationJournalTests: XCTestCase {
 
     func testDamagedLinesAreRefused() {
         for line in [#"{"expires_at":1,"jti":"a","op":"revoke""#, #"{"jti":"a","op":"revoke"}"#, #"{"op":"explode"}"#,
-                     #"{"expires_at":"soon","jti":"a","op":"revoke"}"#, "", "garbage"] {
+                     #"{"expires_at":"soon","jti":"a","op":"revoke"}"#, "", "garbage",
+                     #"{"action":"explode","actor":"a","op":"audit","seq":1,"target":"t","time":1}"#,
+                     #"{"action":"revoke","actor":"a","op":"audit","target":"t","time":1}"#] {
             XCTAssertNil(JournalRecord(line: Substring(line)), line)
         }
     }

@@ -302,7 +302,10 @@ final class AdminAPITests: XCTestCase {
         XCTAssertEqual(created.json["ttl_seconds"] as? Int, 0)
         XCTAssertEqual(try s.admin("GET", "/v1/revocations/long-gone").status, 404, "\(s.kind)")
         if let redis = s.redis {
-            XCTAssertEqual(try redis.cli(["DBSIZE"]), "0", "nothing written")
+            XCTAssertEqual(try redis.cli(["EXISTS", "portcullis:jti:long-gone", "portcullis:reason:portcullis:jti:long-gone"]), "0",
+                           "nothing written")
+            XCTAssertEqual(try redis.cli(["DBSIZE"]), "1", "but the audit entry of the call")
+            XCTAssertEqual(try redis.cli(["XLEN", "portcullis:audit"]), "1")
         }
     }
 

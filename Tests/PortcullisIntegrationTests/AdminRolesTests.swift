@@ -42,6 +42,7 @@ final class AdminRolesTests: XCTestCase {
         XCTAssertEqual(refused.status, 403)
         XCTAssertEqual(refused.json["message"] as? String, "Forbidden")
         XCTAssertEqual(refused.json["error_type"] as? String, "Forbidden")
+        XCTAssertEqual(refused.bodyText, #"{"message": "Forbidden", "error_type": "Forbidden"}"#, "the shape of the proxy's denials")
         XCTAssertEqual(try call(h, "GET", "/v1/revocations/role-1", token: Self.reader).status, 404, "a refused call changed nothing")
 
         // revoke: creates revocations, never removes one (the logout service).

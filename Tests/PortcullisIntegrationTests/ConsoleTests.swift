@@ -44,7 +44,7 @@ final class ConsoleTests: XCTestCase {
         XCTAssertEqual(redirect.status, 308)
         XCTAssertEqual(redirect.header("Location"), "/ui/")
         XCTAssertEqual(try h.adminClient().request("GET", "/ui/nothing-here").status, 404)
-        XCTAssertEqual(try h.adminClient().request("POST", "/ui/", body: "x").status, 405)
+        XCTAssertEqual(try h.adminClient().request("POST", "/ui/", body: "x").status, 404)
         // The API behind it still demands a token.
         XCTAssertEqual(try h.adminClient().request("GET", "/v1/revocations").status, 401)
         await h.stop()
@@ -301,6 +301,13 @@ final class ConsoleTests: XCTestCase {
         try await browser.click("#health-refresh")
         try await browser.waitForText("#metrics-table tbody") { $0.contains("RevokedTokenError") }
         try await browser.waitForText("#revocations-table tbody") { $0.contains("b27e64d9") }
+        try await browser.waitForText("#audit-table tbody") { $0.contains("Account offboarded") }
+        // The whole page in one picture: the window grown to the page's height.
+        let heights = try await browser.execute(
+            "return [document.documentElement.scrollHeight, window.innerHeight, window.outerHeight]") as? [Int] ?? []
+        if heights.count == 3, heights[0] > heights[1] {
+            try await browser.resizeWindow(width: 1280, height: min(heights[2] + heights[0] - heights[1], 1800))
+        }
         _ = try await browser.execute("window.scrollTo(0, 0)")
         return try await browser.screenshot()
     }

@@ -167,7 +167,7 @@ final class ForwardAuthTests: XCTestCase {
         let metrics = try harness.adminClient().request("GET", "/metrics").bodyText
         XCTAssertTrue(metrics.contains(#"portcullis_forward_auth_total{verdict="allowed"} 1"#), metrics)
         XCTAssertTrue(metrics.contains(#"portcullis_forward_auth_total{verdict="public"} 1"#), metrics)
-        XCTAssertTrue(metrics.contains(#"portcullis_forward_auth_total{verdict="denied",reason="MissingTokenError"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"portcullis_forward_auth_total{verdict="denied",reason="missing_token",error_type="MissingTokenError"} 1"#), metrics)
         XCTAssertFalse(metrics.contains(#"portcullis_requests_total{outcome="forwarded"} 1"#), "not counted as proxied")
     }
 }

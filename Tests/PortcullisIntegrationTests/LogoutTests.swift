@@ -54,7 +54,7 @@ final class LogoutTests: XCTestCase {
         XCTAssertEqual(upstreamSawLogout, 1, "only the first /profile reached the application")
         let metrics = try h.adminClient().request("GET", "/metrics").bodyText
         XCTAssertTrue(metrics.contains(#"portcullis_requests_total{outcome="forwarded"} 1"#), metrics)
-        XCTAssertTrue(metrics.contains(#"reason="RevocationStoreUnavailableError"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"reason="store_unavailable",error_type="RevocationStoreUnavailableError"} 1"#), metrics)
         await h.stop()
     }
 

@@ -28,9 +28,9 @@ final class MetricsTests: XCTestCase {
         let text = response.bodyText
         XCTAssertEqual(value(text, #"portcullis_requests_total{outcome="forwarded"}"#), 4)
         XCTAssertEqual(value(text, #"portcullis_requests_total{outcome="public"}"#), 1)
-        XCTAssertEqual(value(text, #"portcullis_requests_total{outcome="denied",reason="MissingTokenError"}"#), 1)
-        XCTAssertEqual(value(text, #"portcullis_requests_total{outcome="denied",reason="JWTDecodeError"}"#), 1)
-        XCTAssertEqual(value(text, #"portcullis_requests_total{outcome="denied",reason="RevokedTokenError"}"#), 1)
+        XCTAssertEqual(value(text, #"portcullis_requests_total{outcome="denied",reason="missing_token",error_type="MissingTokenError"}"#), 1)
+        XCTAssertEqual(value(text, #"portcullis_requests_total{outcome="denied",reason="malformed",error_type="JWTDecodeError"}"#), 1)
+        XCTAssertEqual(value(text, #"portcullis_requests_total{outcome="denied",reason="revoked",error_type="RevokedTokenError"}"#), 1)
         XCTAssertEqual(value(text, #"portcullis_upstream_responses_total{class="2xx"}"#), 4)
         XCTAssertEqual(value(text, #"portcullis_upstream_responses_total{class="5xx"}"#), 1)
         XCTAssertEqual(value(text, "portcullis_revocations_written_total"), 1)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import XCTest
 
@@ -238,13 +239,115 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(err.contains("exactly one of"), err)
     }
 
+    func testAuditAndLookupCommandsAgainstALiveServer() throws {
+        let proxyPort = PortcullisProcess.freePort()
+        let adminPort = PortcullisProcess.freePort()
+        let readerToken = "reader-token-0123456789abcdef"
+        let tokensFile = directory.appendingPathComponent("admin-tokens").path
+        try "support read \(readerToken)\n".write(toFile: tokensFile, atomically: true, encoding: .utf8)
+        let process = try start(try writeConfig(proxyPort: proxyPort, adminPort: adminPort), adminPort: adminPort,
+                                environment: ["PORTCULLIS_LOG_LEVEL": "info", "PORTCULLIS_REVOCATION_TOKEN_KEY": "revoked:{token}",
+                                              "PORTCULLIS_ADMIN_TOKENS_FILE": tokensFile])
+        defer { process.terminate() }
+        let url = "http://127.0.0.1:\(adminPort)"
+        let admin = ["--admin-url", url, "--admin-token", GatewayHarness.adminToken]
+
+        var (code, out, err) = try PortcullisProcess.run(["revoke"] + admin + ["--jti", "cli-a", "--reason", "laptop stolen"])
+        XCTAssertEqual(code, 0, err)
+        let raw = upstream.token(jti: "", ttl: 600)
+        (code, out, err) = try PortcullisProcess.run(["revoke"] + admin + ["--token", raw])
+        XCTAssertEqual(code, 0, err)
+
+        // --lookup: 0 and the revocation when revoked, 1 when not, 2 when the API cannot tell.
+        (code, out, err) = try PortcullisProcess.run(["revoke"] + admin + ["--lookup", "cli-a"])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertTrue(out.contains(#""revoked":true"#) && out.contains("laptop stolen"), out)
+        (code, out, err) = try PortcullisProcess.run(["revoke"] + admin + ["--lookup", "never-revoked"])
+        XCTAssertEqual(code, 1, err)
+        XCTAssertTrue(out.contains(#""revoked":false"#), out)
+        (code, out, err) = try PortcullisProcess.run(["revoke", "--admin-url", url, "--admin-token", "wrong-token-wrong", "--lookup", "cli-a"])
+        XCTAssertEqual(code, 2)
+        XCTAssertTrue(err.contains("401") && err.contains("Missing or invalid admin token"), err)
+
+        // audit: newest first, one line each; --json as an array; --limit.
+        (code, out, err) = try PortcullisProcess.run(["audit"] + admin)
+        XCTAssertEqual(code, 0, err)
+        let lines = out.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, out)
+        let hashPrefix = String(SHA256.hash(data: Array(raw.utf8)).map { String(format: "%02x", $0) }.joined().prefix(12))
+        XCTAssertTrue(lines[0].contains("revoke  \(hashPrefix)  by admin from 127.0.0.1"), "\(lines[0])")
+        XCTAssertTrue(lines[1].contains("revoke  cli-a  by admin from 127.0.0.1  reason: laptop stolen"), "\(lines[1])")
+        XCTAssertFalse(out.contains(raw))
+        (code, out, err) = try PortcullisProcess.run(["audit", "--json"] + admin)
+        XCTAssertEqual(code, 0, err)
+        let array = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]], out)
+        XCTAssertEqual(array.map { $0["target"] as? String }, [hashPrefix, "cli-a"])
+        XCTAssertEqual(array.last?["reason"] as? String, "laptop stolen")
+        // The read role is enough; PORTCULLIS_ADMIN_TOKEN stands in for --admin-token.
+        (code, out, err) = try PortcullisProcess.run(["audit", "--admin-url", url, "--limit", "1"],
+                                                    environment: ["PORTCULLIS_ADMIN_TOKEN": readerToken])
+        XCTAssertEqual(code, 0, err)
+        XCTAssertEqual(out.split(separator: "\n").count, 1, out)
+
+        process.signal(SIGTERM)
+        XCTAssertEqual(process.waitForExit(seconds: 10), 0)
+        let log = process.stderrText
+        XCTAssertTrue(log.contains("admin change"), log)
+        XCTAssertFalse(log.contains(raw), "the raw token is never logged")
+
+        // Again, with the log quieter (nobody reads it while the process runs): the audit and
+        // the revocations came back from revocation.file. Past one page of 1000, --list and
+        // --all follow the cursors.
+        let second = try start(try writeConfig(proxyPort: proxyPort, adminPort: adminPort), adminPort: adminPort,
+                               environment: ["PORTCULLIS_REVOCATION_TOKEN_KEY": "revoked:{token}",
+                                             "PORTCULLIS_ADMIN_TOKENS_FILE": tokensFile])
+        defer { second.terminate() }
+        let client = try RawHTTPClient(port: adminPort)
+        for index in 0..<1_100 {
+            let created = try client.request("POST", "/v1/revocations", headers: [("Authorization", "Bearer \(GatewayHarness.adminToken)")],
+                                             body: #"{"jti": "bulk-\#(index)"}"#)
+            XCTAssertEqual(created.status, 201)
+        }
+        (code, out, err) = try PortcullisProcess.run(["revoke"] + admin + ["--list"])
+        XCTAssertEqual(code, 0, err)
+        let listed = out.split(separator: "\n").map(String.init)
+        XCTAssertEqual(listed.count, 1_101, "every jti once (a raw token is not a jti)")
+        XCTAssertEqual(Set(listed), Set((0..<1_100).map { "bulk-\($0)" } + ["cli-a"]))
+        (code, out, err) = try PortcullisProcess.run(["audit", "--all"] + admin)
+        XCTAssertEqual(code, 0, err)
+        XCTAssertEqual(out.split(separator: "\n").count, 1_102)
+        (code, out, err) = try PortcullisProcess.run(["audit", "--limit", "1050"] + admin)
+        XCTAssertEqual(code, 0, err)
+        let newest = out.split(separator: "\n")
+        XCTAssertEqual(newest.count, 1_050)
+        XCTAssertTrue(newest.first?.contains("bulk-1099") ?? false, "\(newest.first ?? "")")
+
+        // Failures: a refused token (401, 403), an unreachable API, a bad URL.
+        (code, _, err) = try PortcullisProcess.run(["audit", "--admin-url", url, "--admin-token", "wrong-token-wrong"])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("401") && err.contains("Missing or invalid admin token"), err)
+        (code, _, err) = try PortcullisProcess.run(["revoke", "--admin-url", url, "--admin-token", readerToken, "--jti", "x"])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("403") && err.contains("Forbidden"), err)
+        (code, _, err) = try PortcullisProcess.run(
+            ["audit", "--admin-url", "http://127.0.0.1:\(PortcullisProcess.freePort())", "--admin-token", "t"])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("cannot reach"), err)
+        (code, _, err) = try PortcullisProcess.run(["audit", "--admin-url", "ftp://example", "--admin-token", "t"])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("expected http://host:port"), err)
+        (code, _, err) = try PortcullisProcess.run(["revoke"] + admin + ["--list", "--jti", "x"])
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("exactly one of"), err)
+    }
+
     func testVersionAndHelp() throws {
         let (code, out, _) = try PortcullisProcess.run(["--version"])
         XCTAssertEqual(code, 0)
         XCTAssertFalse(out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
         let (helpCode, help, _) = try PortcullisProcess.run(["--help"])
         XCTAssertEqual(helpCode, 0)
-        for command in ["serve", "check-config", "revoke", "mint"] {
+        for command in ["serve", "check-config", "revoke", "audit", "mint"] {
             XCTAssertTrue(help.contains(command), "\(command) missing from --help")
         }
     }

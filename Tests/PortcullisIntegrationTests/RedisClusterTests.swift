@@ -72,6 +72,13 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertEqual(Set(listed), Set(seeded + ["cluster-reason"]))
         XCTAssertEqual(try h.adminClient().request("DELETE", "/v1/revocations/cluster-reason", headers: auth).status, 204)
         XCTAssertEqual(try status(h, h.token(jti: "cluster-reason")), 200)
+        // The audit is one stream, on the master owning its slot.
+        let audit = try h.adminClient().request("GET", "/v1/audit", headers: auth)
+        XCTAssertEqual(audit.status, 200, audit.bodyText)
+        XCTAssertEqual((audit.json["items"] as? [[String: Any]])?.map { $0["target"] as? String },
+                       ["cluster-reason", "cluster-sub", "cluster-reason"], audit.bodyText)
+        let owner = try XCTUnwrap(cluster.master(ofSlot: try cluster.slot(of: "portcullis:audit")))
+        XCTAssertEqual(try owner.cli(["XLEN", "portcullis:audit"]), "3")
         await h.stop()
 
         // The seeds' layouts: blocklist:{jti} and a raw-token key, of any type.
@@ -185,6 +192,46 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertEqual(try h.revoke(jti: "{moving}later").status, 201)
         XCTAssertEqual(try target.cli(["EXISTS", "portcullis:jti:{moving}later"]), "1")
         XCTAssertEqual(try status(h, h.token(jti: "{moving}later")), 401)
+        await h.stop()
+    }
+
+    /// While a slot is being migrated, the importing node refuses a transaction whose keys are
+    /// not all there yet with `TRYAGAIN` (a new revocation's never are), for as long as the
+    /// migration lasts. The revocation is written anyway, its commands one by one.
+    func testRevocationsIntoASlotBeingMigrated() async throws {
+        let cluster = try RedisClusterDeployment()
+        let h = try await gateway(cluster)
+        let jti = "{importing}new"
+        let key = "portcullis:jti:\(jti)"
+        let slot = try cluster.slot(of: key)
+        let source = try XCTUnwrap(cluster.master(ofSlot: slot))
+        let target = try XCTUnwrap(cluster.masters.first { $0.port != source.port })
+        XCTAssertEqual(try target.cli(["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", try cluster.nodeID(source)]), "OK")
+        XCTAssertEqual(try source.cli(["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", try cluster.nodeID(target)]), "OK")
+        let token = h.token(sub: "importer", jti: jti)
+        XCTAssertEqual(try status(h, token), 200)
+
+        let revoked = try h.adminClient().request("POST", "/v1/revocations", headers: auth + [("Content-Type", "application/json")],
+                                                  body: #"{"jti": "\#(jti)", "reason": "moving"}"#)
+        XCTAssertEqual(revoked.status, 201, revoked.bodyText)
+        XCTAssertGreaterThan(try redirects(h, "ask"), 0, "the source sent the new keys on with ASK")
+        XCTAssertGreaterThan(try redirects(h, "tryagain"), 0, "the importing node refused the transaction")
+        XCTAssertTrue(try target.cli(script: [["ASKING"], ["EXISTS", key]]).hasSuffix("1"), "written on the importing node")
+        XCTAssertEqual(try status(h, token), 401, "the lookup follows ASK to it")
+        let lookup = try h.adminClient().request("GET", "/v1/revocations/\(jti)", headers: auth)
+        XCTAssertEqual(lookup.status, 200, lookup.bodyText)
+        XCTAssertEqual(lookup.json["reason"] as? String, "moving", "the reason key too, read with ASKING before each command")
+
+        XCTAssertEqual(try h.adminClient().request("DELETE", "/v1/revocations/\(jti)", headers: auth).status, 204)
+        XCTAssertEqual(try status(h, token), 200, "un-revoked on the importing node")
+        XCTAssertEqual(try h.revoke(jti: jti).status, 201)
+
+        // The migration ends: the slot is the target's, and the revocation is there.
+        for node in cluster.masters {
+            XCTAssertEqual(try node.cli(["CLUSTER", "SETSLOT", "\(slot)", "NODE", try cluster.nodeID(target)]), "OK")
+        }
+        XCTAssertEqual(try status(h, token), 401)
+        XCTAssertEqual(try target.cli(["EXISTS", key]), "1")
         await h.stop()
     }
 

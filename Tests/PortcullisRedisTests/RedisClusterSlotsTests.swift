@@ -41,6 +41,26 @@ final class RedisClusterSlotsTests: XCTestCase {
         XCTAssertNil(RedisRedirect(.integer(1)))
     }
 
+    /// What goes to a node after `ASK`, and a transaction unwrapped after `TRYAGAIN`.
+    func testAskingPlansAndUnwrappedTransactions() {
+        let pipeline = [["TTL", "k"], ["GET", "r"]]
+        XCTAssertEqual(RedisCluster.plan(pipeline, asking: false, unwrapped: false).sent, pipeline)
+        let asked = RedisCluster.plan(pipeline, asking: true, unwrapped: false)
+        XCTAssertEqual(asked.sent, [["ASKING"], ["TTL", "k"], ["ASKING"], ["GET", "r"]], "ASKING holds for one command")
+        XCTAssertEqual(asked.isAsking, [true, false, true, false])
+
+        let block = [["MULTI"], ["SET", "k", "1"], ["SET", "r", "why"], ["EXEC"], ["WAIT", "1", "1000"]]
+        XCTAssertEqual(RedisCluster.plan(block, asking: true, unwrapped: false).sent,
+                       [["ASKING"], ["MULTI"], ["SET", "k", "1"], ["SET", "r", "why"], ["EXEC"], ["WAIT", "1", "1000"]],
+                       "inside MULTI it holds until EXEC (and would be queued)")
+        let unwrapped = RedisCluster.plan(block, asking: true, unwrapped: true)
+        XCTAssertEqual(unwrapped.sent, [["ASKING"], ["SET", "k", "1"], ["ASKING"], ["SET", "r", "why"], ["WAIT", "1", "1000"]])
+        let flat: [RedisReply] = [.status("OK"), .status("OK"), .integer(1)]
+        XCTAssertEqual(RedisCluster.rewrapped(flat, for: block),
+                       [.status("OK"), .status("QUEUED"), .status("QUEUED"), .array([.status("OK"), .status("OK")]), .integer(1)],
+                       "the replies keep the transaction's shape")
+    }
+
     func testSlotMapsFromSlotsAndShards() throws {
         let a = RedisAddress(host: "127.0.0.1", port: 7000)
         let b = RedisAddress(host: "127.0.0.1", port: 7001)

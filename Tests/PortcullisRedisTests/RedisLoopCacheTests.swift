@@ -7,18 +7,19 @@ final class RedisLoopCacheTests: XCTestCase {
     private func cache(capacity: Int = 100) -> (RedisLoopCache, () -> [Bool]) {
         final class Uses { var values: [Bool] = [] }
         let uses = Uses()
-        let cache = RedisLoopCache(capacity: capacity) { uses.values.append($0) }
+        let layout = try! RedisKeyLayout(jtiKey: "portcullis:jti:{jti}", subjectKey: "portcullis:sub:{sub}", tokenKey: "")
+        let cache = RedisLoopCache(capacity: capacity, layout: layout) { uses.values.append($0) }
         return (cache, { uses.values })
     }
 
     func testFillsOnlyWhileInUseAndUnderTheSameEpoch() {
         let (cache, uses) = cache()
-        cache.fill("k", .absent, sentAt: cache.epoch)
-        XCTAssertNil(cache.entry("k"), "not in use: nothing kept")
+        cache.fill(.jti("k"), .absent, sentAt: cache.epoch)
+        XCTAssertNil(cache.entry(.jti("k")), "not in use: nothing kept")
         cache.enable()
         XCTAssertEqual(uses(), [true])
-        cache.fill("k", .absent, sentAt: cache.epoch)
-        XCTAssertEqual(cache.entry("k"), .absent)
+        cache.fill(.jti("k"), .absent, sentAt: cache.epoch)
+        XCTAssertEqual(cache.entry(.jti("k")), .absent)
     }
 
     /// The race: the request is sent, the key changes, the invalidation arrives before the
@@ -28,46 +29,46 @@ final class RedisLoopCacheTests: XCTestCase {
         cache.enable()
         let sent = cache.epoch
         cache.invalidate(["portcullis:jti:x"])
-        cache.fill("portcullis:jti:x", .absent, sentAt: sent)
-        XCTAssertNil(cache.entry("portcullis:jti:x"))
+        cache.fill(.jti("x"), .absent, sentAt: sent)
+        XCTAssertNil(cache.entry(.jti("x")))
         // Any invalidation counts, not only one of the same key (they are rare).
         let sentAgain = cache.epoch
         cache.invalidateAll()
-        cache.fill("portcullis:jti:y", .absent, sentAt: sentAgain)
-        XCTAssertNil(cache.entry("portcullis:jti:y"))
+        cache.fill(.jti("y"), .absent, sentAt: sentAgain)
+        XCTAssertNil(cache.entry(.jti("y")))
     }
 
     func testRequestsSentBeforeTrackingWasOnDoNotFill() {
         let (cache, _) = cache()
         let sentWhileOff = cache.epoch
         cache.enable()
-        cache.fill("k", .absent, sentAt: sentWhileOff)
-        XCTAssertNil(cache.entry("k"))
+        cache.fill(.jti("k"), .absent, sentAt: sentWhileOff)
+        XCTAssertNil(cache.entry(.jti("k")))
     }
 
     func testDisableEmptiesAndReportsOnce() {
         let (cache, uses) = cache()
         cache.enable()
         cache.enable()
-        cache.fill("k", .absent, sentAt: cache.epoch)
+        cache.fill(.jti("k"), .absent, sentAt: cache.epoch)
         cache.disable()
         cache.disable()
         XCTAssertEqual(uses(), [true, false])
         XCTAssertFalse(cache.inUse)
         XCTAssertEqual(cache.count, 0)
         cache.enable()
-        XCTAssertNil(cache.entry("k"), "re-enabled empty")
+        XCTAssertNil(cache.entry(.jti("k")), "re-enabled empty")
     }
 
     func testBoundedByTwoGenerationsKeepingRecentlyReadKeys() {
         let (cache, _) = cache(capacity: 4)
         cache.enable()
-        for key in ["a", "b"] { cache.fill(key, .absent, sentAt: cache.epoch) }
-        for key in ["c", "d"] { cache.fill(key, .absent, sentAt: cache.epoch) }
-        XCTAssertEqual(cache.entry("a"), .absent, "read from the older generation: moved back")
-        for key in ["e", "f", "g"] { cache.fill(key, .absent, sentAt: cache.epoch) }
+        for key in ["a", "b"] { cache.fill(.jti(key), .absent, sentAt: cache.epoch) }
+        for key in ["c", "d"] { cache.fill(.jti(key), .absent, sentAt: cache.epoch) }
+        XCTAssertEqual(cache.entry(.jti("a")), .absent, "read from the older generation: moved back")
+        for key in ["e", "f", "g"] { cache.fill(.jti(key), .absent, sentAt: cache.epoch) }
         XCTAssertLessThanOrEqual(cache.count, 4)
-        XCTAssertNil(cache.entry("b"), "not read since: dropped")
+        XCTAssertNil(cache.entry(.jti("b")), "not read since: dropped")
     }
 
     func testLookupVerdictsFromTheCache() throws {
@@ -77,17 +78,42 @@ final class RedisLoopCacheTests: XCTestCase {
         let query = RevocationQuery(jti: "j1", subject: "alice", issuedAt: 2_000)
         let lookup = try XCTUnwrap(layout.lookup(query))
         XCTAssertEqual(lookup.commands, [["EXISTS", "portcullis:jti:j1"], ["GET", "portcullis:sub:alice"]])
-        XCTAssertNil(lookup.cachedVerdict(cache), "nothing cached yet")
+        XCTAssertNil(layout.cachedVerdict(query, in: cache), "nothing cached yet")
         lookup.fill(cache, from: [.integer(0), .string(Array("1000".utf8))], sentAt: cache.epoch)
-        XCTAssertEqual(lookup.cachedVerdict(cache), .allowed, "issued after the cut-off")
-        let older = try XCTUnwrap(layout.lookup(RevocationQuery(jti: "j2", subject: "alice", issuedAt: 500)))
+        XCTAssertEqual(layout.cachedVerdict(query, in: cache), .allowed, "issued after the cut-off")
+        let olderQuery = RevocationQuery(jti: "j2", subject: "alice", issuedAt: 500)
+        let older = try XCTUnwrap(layout.lookup(olderQuery))
         older.fill(cache, from: [.integer(0), .string(Array("1000".utf8))], sentAt: cache.epoch)
-        XCTAssertEqual(older.cachedVerdict(cache), .revoked, "the cached cut-off still applies per token")
+        XCTAssertEqual(layout.cachedVerdict(olderQuery, in: cache), .revoked, "the cached cut-off still applies per token")
+        XCTAssertEqual(layout.cachedVerdict(RevocationQuery(jti: "j2", subject: "alice", issuedAt: nil), in: cache), .revoked,
+                       "no iat: revoked by a cached cut-off")
         // A revoked jti is never kept.
         let revoked = try XCTUnwrap(layout.lookup(RevocationQuery(jti: "j3", subject: "bob", issuedAt: 500)))
         revoked.fill(cache, from: [.integer(1), .null], sentAt: cache.epoch)
-        XCTAssertNil(cache.entry("portcullis:jti:j3"))
-        XCTAssertEqual(cache.entry("portcullis:sub:bob"), .absent)
+        XCTAssertNil(cache.entry(.jti("j3")))
+        XCTAssertEqual(cache.entry(.subject("bob")), .absent)
+        XCTAssertNil(layout.cachedVerdict(RevocationQuery(jti: "j3", subject: "bob", issuedAt: 500), in: cache))
+        // A cut-off that is not a number revokes every token of the subject, cached or not.
+        let garbled = try XCTUnwrap(layout.lookup(RevocationQuery(jti: "j4", subject: "carol", issuedAt: 9_999)))
+        garbled.fill(cache, from: [.integer(0), .string(Array("soon".utf8))], sentAt: cache.epoch)
+        XCTAssertEqual(layout.cachedVerdict(RevocationQuery(jti: "j4", subject: "carol", issuedAt: 9_999), in: cache), .revoked)
+    }
+
+    /// Invalidations name Redis keys; the cache drops what each one was to it.
+    func testInvalidationsByKeyNameReachEveryKind() throws {
+        let layout = try RedisKeyLayout(jtiKey: "blocklist:{jti}", subjectKey: "portcullis:sub:{sub}", tokenKey: "revoked:{token}")
+        let cache = RedisLoopCache(capacity: 100, layout: layout) { _ in }
+        cache.enable()
+        let query = RevocationQuery(jti: "j", subject: "s", issuedAt: 10, rawToken: "t.t.t")
+        let lookup = try XCTUnwrap(layout.lookup(query))
+        lookup.fill(cache, from: [.integer(0), .integer(0), .null], sentAt: cache.epoch)
+        XCTAssertEqual(layout.cachedVerdict(query, in: cache), .allowed)
+        for name in ["blocklist:j", "revoked:t.t.t", "portcullis:sub:s"] {
+            lookup.fill(cache, from: [.integer(0), .integer(0), .null], sentAt: cache.epoch)
+            cache.invalidate([name])
+            XCTAssertNil(layout.cachedVerdict(query, in: cache), "\(name) invalidated: asked again")
+        }
+        XCTAssertEqual(layout.cachedKeys(of: "unrelated"), [])
     }
 
     func testVerdictFromReplies() throws {

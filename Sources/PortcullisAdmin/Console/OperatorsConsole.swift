@@ -3,8 +3,9 @@
 ///
 /// The page needs no token: it holds nothing secret. The operator's admin token lives in the
 /// tab's `sessionStorage`, and every call the page makes is an ordinary `/v1/` call carrying
-/// it, so the credential's role decides what the console may do.
-public struct OperatorsConsole: Sendable {
+/// it, so the credential's role decides what the console may do. `AdminAPI` serves it when
+/// the gateway plugs it in (`console:`), and sends `/ui` on to `/ui/`.
+public struct OperatorsConsole: ConsolePage {
     public init() {}
 
     /// The answer for `GET /ui/<path>` (`path` is "" for the page itself), or nil for 404.
@@ -15,22 +16,6 @@ public struct OperatorsConsole: Sendable {
         case "console.css": Self.stylesheet
         default: nil
         }
-    }
-
-    /// Any request for `/ui` or below it: `/ui` is sent to `/ui/` (so the page's relative links
-    /// resolve), anything but GET is refused.
-    public func respond(method: String, path: Substring) -> AdminResponse {
-        if path == "/ui" {
-            return AdminResponse(status: 308, body: Array("Moved to /ui/\n".utf8),
-                                 headers: [("Location", "/ui/"), ("Content-Type", "text/plain; charset=utf-8")]
-                                     + Self.protectiveHeaders)
-        }
-        guard method == "GET" else {
-            var refused = Self.plain(405, "Method Not Allowed\n")
-            refused.headers.append(("Allow", "GET"))
-            return refused
-        }
-        return answer(path: String(path.dropFirst("/ui/".count))) ?? Self.plain(404, "Not Found\n")
     }
 
     /// Scripts and styles only from this listener, no inline code, no form posting anywhere,
@@ -48,11 +33,6 @@ public struct OperatorsConsole: Sendable {
 
     private static func asset(_ text: String, type: String) -> AdminResponse {
         AdminResponse(status: 200, body: Array(text.utf8), headers: [("Content-Type", type)] + protectiveHeaders)
-    }
-
-    private static func plain(_ status: Int, _ text: String) -> AdminResponse {
-        AdminResponse(status: status, body: Array(text.utf8),
-                      headers: [("Content-Type", "text/plain; charset=utf-8")] + protectiveHeaders)
     }
 
     static let page = asset(ConsoleAssets.html, type: "text/html; charset=utf-8")

@@ -229,6 +229,8 @@ public struct Configuration: Sendable, Equatable {
         /// With both set the admin listener speaks HTTPS only.
         public var tlsCertFile: String? = nil
         public var tlsKeyFile: String? = nil
+        /// How many audit entries the store keeps (on Redis approximately: `XADD … MAXLEN ~`).
+        public var auditMaxEntries = 100_000
 
         public init() {}
 

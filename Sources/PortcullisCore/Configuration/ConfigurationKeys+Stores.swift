@@ -48,6 +48,7 @@ extension ConfigurationKey {
             .secret("admin.token", \.admin.token, fileField: \.admin.tokenFile, fileKey: "admin.token_file"),
             .file("admin.token_file", \.admin.tokenFile, keepsContents: true),
             .file("admin.tokens_file", \.admin.tokensFile, keepsContents: true),
+            .integer("admin.audit_max_entries", \.admin.auditMaxEntries, range: 1...100_000_000),
         ]
     }
 

@@ -1,11 +1,19 @@
-/// Why a request is not forwarded. One stable reason code per case, used in the JSON body
-/// (`error_type`), logs and metrics; rendered into HTTP in exactly one place.
+/// Why a request is not forwarded. One stable reason code per case (`reasonCode`), used in
+/// logs and metrics; AuthX's coarser `errorType` goes in the JSON body. Rendered into HTTP in
+/// exactly one place.
 public enum Denial: String, Sendable, CaseIterable {
     case missingToken
+    /// Not a JWT: bad structure, base64url or JSON, or claims of the wrong type.
     case malformedToken
+    /// The header's `alg` is not in `jwt.algorithms` (or `none`).
+    case algorithmNotAllowed
+    /// No configured key fits the header's `kid` (or, without one, the algorithm).
+    case unknownKey
     case badSignature
     case expired
     case notYetValid
+    /// `iat` is in the future beyond the leeway.
+    case issuedInFuture
     case wrongAudience
     case wrongIssuer
     case accessTokenRequired
@@ -28,7 +36,8 @@ public enum Denial: String, Sendable, CaseIterable {
         switch self {
         case .missingToken, .accessTokenRequired, .refreshTokenRequired, .freshTokenRequired, .csrfMismatch, .revoked: 401
         case .insufficientScope: 403
-        case .malformedToken, .badSignature, .expired, .notYetValid, .wrongAudience, .wrongIssuer: 422
+        case .malformedToken, .algorithmNotAllowed, .unknownKey, .badSignature, .expired, .notYetValid, .issuedInFuture,
+             .wrongAudience, .wrongIssuer: 422
         case .storeUnavailable: 503
         case .upstreamUnavailable: 502
         case .upstreamTimeout: 504
@@ -39,7 +48,7 @@ public enum Denial: String, Sendable, CaseIterable {
     public var message: String {
         switch self {
         case .missingToken: "Token Error"
-        case .malformedToken, .notYetValid: "Invalid Token"
+        case .malformedToken, .algorithmNotAllowed, .unknownKey, .notYetValid, .issuedInFuture: "Invalid Token"
         case .badSignature: "Signature verification failed"
         case .expired: "Token has expired"
         case .wrongAudience: "Invalid audience"
@@ -60,7 +69,7 @@ public enum Denial: String, Sendable, CaseIterable {
     public var errorType: String {
         switch self {
         case .missingToken: "MissingTokenError"
-        case .malformedToken, .notYetValid: "JWTDecodeError"
+        case .malformedToken, .algorithmNotAllowed, .unknownKey, .notYetValid, .issuedInFuture: "JWTDecodeError"
         case .badSignature: "TokenInvalidSignatureError"
         case .expired: "TokenExpiredError"
         case .wrongAudience: "TokenInvalidAudienceError"
@@ -75,6 +84,33 @@ public enum Denial: String, Sendable, CaseIterable {
         case .upstreamUnavailable: "UpstreamError"
         case .upstreamTimeout: "UpstreamTimeoutError"
         case .payloadTooLarge: "PayloadTooLargeError"
+        }
+    }
+
+    /// The closed reason code of metrics and logs (`portcullis_requests_total{reason=...}`):
+    /// finer than `errorType`, which AuthX shares between several causes.
+    public var reasonCode: String {
+        switch self {
+        case .missingToken: "missing_token"
+        case .malformedToken: "malformed"
+        case .algorithmNotAllowed: "algorithm_not_allowed"
+        case .unknownKey: "unknown_kid"
+        case .badSignature: "bad_signature"
+        case .expired: "expired"
+        case .notYetValid: "not_yet_valid"
+        case .issuedInFuture: "issued_in_future"
+        case .wrongAudience: "wrong_audience"
+        case .wrongIssuer: "wrong_issuer"
+        case .accessTokenRequired: "access_token_required"
+        case .refreshTokenRequired: "refresh_token_required"
+        case .freshTokenRequired: "fresh_token_required"
+        case .insufficientScope: "insufficient_scope"
+        case .csrfMismatch: "csrf_mismatch"
+        case .revoked: "revoked"
+        case .storeUnavailable: "store_unavailable"
+        case .upstreamUnavailable: "upstream_unavailable"
+        case .upstreamTimeout: "upstream_timeout"
+        case .payloadTooLarge: "payload_too_large"
         }
     }
 
@@ -108,8 +144,11 @@ public enum Denial: String, Sendable, CaseIterable {
 
     init(_ error: TokenError) {
         switch error.code {
-        case .malformed, .algorithmNotAllowed, .unknownKey: self = .malformedToken
-        case .notYetValid, .issuedInFuture: self = .notYetValid
+        case .malformed: self = .malformedToken
+        case .algorithmNotAllowed: self = .algorithmNotAllowed
+        case .unknownKey: self = .unknownKey
+        case .notYetValid: self = .notYetValid
+        case .issuedInFuture: self = .issuedInFuture
         case .badSignature: self = .badSignature
         case .expired: self = .expired
         case .wrongIssuer: self = .wrongIssuer

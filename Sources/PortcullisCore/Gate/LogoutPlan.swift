@@ -8,8 +8,13 @@ public struct LogoutPlan: Sendable {
 
     /// Empty when the feature is off.
     public let path: String
+    /// Where each revocation made here is recorded (actor `logout`); nil records nothing.
+    public let audit: AuditRecorder?
 
-    public init(path: String) { self.path = path }
+    public init(path: String, audit: AuditRecorder? = nil) {
+        self.path = path
+        self.audit = audit
+    }
 
     public func applies(to target: RequestTarget) -> Bool {
         !path.isEmpty && target.path == path
@@ -43,15 +48,23 @@ public struct LogoutPlan: Sendable {
         return result
     }
 
-    /// Writes a logout's revocations (reason `logout`), in order; the first failure stops it.
-    public static func store(_ revocations: [Revocation], in store: RevocationStore) async throws {
+    /// Writes a logout's revocations (reason `logout`), in order, each then recorded in the
+    /// audit with the client's address `peer`; the first failure stops it.
+    public func store(_ revocations: [Revocation], in store: RevocationStore, peer: String?) async throws {
         for revocation in revocations {
+            let target: String
             switch revocation {
             case .jti(let jti, let expiresAt):
-                _ = try await store.revoke(jti: jti, expiresAt: expiresAt, reason: "logout")
+                _ = try await store.revoke(jti: jti, expiresAt: expiresAt, reason: Self.reason)
+                target = jti
             case .rawToken(let token, let expiresAt):
-                _ = try await store.revoke(rawToken: token, expiresAt: expiresAt, reason: "logout")
+                _ = try await store.revoke(rawToken: token, expiresAt: expiresAt, reason: Self.reason)
+                target = AuditEntry.target(ofRawToken: token)
             }
+            await audit?.record(.logout, actor: AuditEntry.logoutActor, target: target, reason: Self.reason, peer: peer)
         }
     }
+
+    /// The reason every logout revocation is stored with.
+    public static let reason = "logout"
 }

@@ -4,13 +4,17 @@ import Synchronization
 
 /// The embedded store: entries with expiry in process memory, every change journaled to a
 /// local file that is replayed at start. For a single node; replicas share Redis instead.
-public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
+/// Its audit lives in the same file, the newest `auditMaxEntries` kept.
+public final class MemoryRevocationStore: RevocationStore, RevocationFeed, AuditTrail {
     public struct Settings: Sendable {
         public var file: String
         public var leewaySeconds: Double
         public var maxTTLSeconds: Double
+        /// `admin.audit_max_entries`.
+        public var auditMaxEntries: Int
 
-        public init(file: String, leewaySeconds: Double, maxTTLSeconds: Double) {
+        public init(file: String, leewaySeconds: Double, maxTTLSeconds: Double, auditMaxEntries: Int = 100_000) {
+            self.auditMaxEntries = auditMaxEntries
             self.file = file
             self.leewaySeconds = leewaySeconds
             self.maxTTLSeconds = maxTTLSeconds
@@ -20,6 +24,7 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
     /// What replaying the file found, for the startup log.
     public struct LoadReport: Sendable {
         public var liveEntries: Int
+        public var auditEntries: Int
         public var skippedLines: Int
     }
 
@@ -27,8 +32,13 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
         var jtis: [String: Entry] = [:]
         var tokens: [String: Double] = [:]
         var subjects: [String: Cutoff] = [:]
+        var audit: MemoryAuditLog
+
+        init(auditCapacity: Int) { audit = MemoryAuditLog(capacity: auditCapacity) }
 
         var liveCount: Int { jtis.count + tokens.count + subjects.count }
+        /// The lines a compacted file holds.
+        var recordCount: Int { liveCount + audit.count }
     }
 
     private struct Entry {
@@ -58,7 +68,7 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
         self.settings = settings
         self.now = now
         let replay = try RevocationJournal.replay(path: settings.file)
-        var loaded = Tables()
+        var loaded = Tables(auditCapacity: settings.auditMaxEntries)
         let start = now()
         for record in replay.records {
             Self.apply(record, to: &loaded)
@@ -69,7 +79,8 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
         try journal.rewrite(with: Self.records(of: loaded))
         self.tables = Mutex(loaded)
         self.journal = Mutex(journal)
-        self.loadReport = LoadReport(liveEntries: loaded.liveCount, skippedLines: replay.skippedLines)
+        self.loadReport = LoadReport(liveEntries: loaded.liveCount, auditEntries: loaded.audit.count,
+                                     skippedLines: replay.skippedLines)
     }
 
     // MARK: Per-request check
@@ -173,6 +184,30 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
 
     public func isReady() -> Bool { true }
 
+    // MARK: Audit
+
+    public func record(_ entry: AuditEntry) throws(RevocationStoreError) {
+        try journal.withLock { (journal: inout RevocationJournal) throws(RevocationStoreError) in
+            // Numbered under the journal's lock, which orders every write.
+            let sequence = tables.withLock { $0.audit.lastSequence + 1 }
+            try append(.audit(entry, sequence: sequence), to: &journal)
+        }
+    }
+
+    /// Newest first; the cursor is the sequence number of the previous page's last entry.
+    public func page(limit: Int, cursor: String?) throws(RevocationStoreError) -> AuditPage {
+        var before: UInt64?
+        if let cursor, !cursor.isEmpty {
+            guard let sequence = MemoryAuditLog.sequence(inCursor: cursor) else {
+                throw RevocationStoreError(.badCursor, "cursor: not one this server issued")
+            }
+            before = sequence
+        }
+        let (items, more) = tables.withLock { $0.audit.page(limit: limit, before: before) }
+        return AuditPage(items: items.map(\.entry),
+                         nextCursor: more ? items.last.map { MemoryAuditLog.cursor($0.sequence) } : nil)
+    }
+
     public func observeRevocations(_ observer: @escaping @Sendable (RevocationNotice) -> Void) {
         observers.withLock { $0.append(observer) }
     }
@@ -188,29 +223,35 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
     /// Journal first, then memory: a change is visible only once it is durable.
     private func write(_ record: JournalRecord) throws(RevocationStoreError) {
         try journal.withLock { (journal: inout RevocationJournal) throws(RevocationStoreError) in
-            try journal.append(record)
-            let live = tables.withLock { t -> Int in
-                Self.apply(record, to: &t)
-                return t.liveCount
-            }
-            if journal.linesWritten > 2 * live + 1024 {
-                let time = now()
-                let snapshot = tables.withLock { t -> [JournalRecord] in
-                    Self.dropExpired(from: &t, now: time)
-                    return Self.records(of: t)
-                }
-                try journal.rewrite(with: snapshot)
-            }
+            try append(record, to: &journal)
         }
         let notice: RevocationNotice? = switch record {
         case .revoke(let jti, _, _): .jti(jti)
         case .revokeToken: .rawToken
         case .revokeSubject(let subject, _, _): .subject(subject)
-        case .unrevoke, .unrevokeSubject: nil
+        case .unrevoke, .unrevokeSubject, .audit: nil
         }
         if let notice {
             // Outside both locks: an observer may take its own.
             for observer in observers.withLock({ $0 }) { observer(notice) }
+        }
+    }
+
+    /// Under the journal's lock. The file is compacted once it holds many more lines than
+    /// live entries and kept audit entries: its size stays bounded by both.
+    private func append(_ record: JournalRecord, to journal: inout RevocationJournal) throws(RevocationStoreError) {
+        try journal.append(record)
+        let kept = tables.withLock { t -> Int in
+            Self.apply(record, to: &t)
+            return t.recordCount
+        }
+        if journal.linesWritten > 2 * kept + 1024 {
+            let time = now()
+            let snapshot = tables.withLock { t -> [JournalRecord] in
+                Self.dropExpired(from: &t, now: time)
+                return Self.records(of: t)
+            }
+            try journal.rewrite(with: snapshot)
         }
     }
 
@@ -236,6 +277,8 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
             t.subjects[subject] = Cutoff(before: before, expiresAt: expiresAt)
         case .unrevokeSubject(let subject):
             t.subjects[subject] = nil
+        case .audit(let entry, let sequence):
+            t.audit.append(entry, sequence: sequence)
         }
     }
 
@@ -247,7 +290,7 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
 
     private static func records(of t: Tables) -> [JournalRecord] {
         var records: [JournalRecord] = []
-        records.reserveCapacity(t.liveCount)
+        records.reserveCapacity(t.recordCount)
         for (jti, entry) in t.jtis.sorted(by: { $0.key < $1.key }) {
             records.append(.revoke(jti: jti, expiresAt: entry.expiresAt, reason: entry.reason))
         }
@@ -256,6 +299,9 @@ public final class MemoryRevocationStore: RevocationStore, RevocationFeed {
         }
         for (subject, cutoff) in t.subjects.sorted(by: { $0.key < $1.key }) {
             records.append(.revokeSubject(subject: subject, before: cutoff.before, expiresAt: cutoff.expiresAt))
+        }
+        for stored in t.audit.retained {
+            records.append(.audit(stored.entry, sequence: stored.sequence))
         }
         return records
     }

@@ -13,6 +13,8 @@ enum JournalRecord: Equatable {
     case revokeToken(sha256: String, expiresAt: Double)
     case revokeSubject(subject: String, before: Double, expiresAt: Double)
     case unrevokeSubject(subject: String)
+    /// An audit entry, with its sequence number (what the audit's cursors name).
+    case audit(AuditEntry, sequence: UInt64)
 
     /// One line, keys sorted: `{"expires_at":1767225600,"jti":"3f1c9a","op":"revoke"}`. Written
     /// and read without Foundation's JSON classes, so replaying a million-entry file takes
@@ -32,6 +34,11 @@ enum JournalRecord: Equatable {
                       ("sub", .string(subject))]
         case .unrevokeSubject(let subject):
             fields = [("op", .string("unrevoke_subject")), ("sub", .string(subject))]
+        case .audit(let entry, let sequence):
+            fields = [("action", .string(entry.action.rawValue)), ("actor", .string(entry.actor)), ("op", .string("audit"))]
+            if let peer = entry.peer { fields.append(("peer", .string(peer))) }
+            if let reason = entry.reason { fields.append(("reason", .string(reason))) }
+            fields += [("seq", .number(Double(sequence))), ("target", .string(entry.target)), ("time", .number(entry.time))]
         }
         var out = "{"
         for (index, (key, value)) in fields.enumerated() {
@@ -71,6 +78,14 @@ enum JournalRecord: Equatable {
         case "unrevoke_subject":
             guard let sub = string("sub") else { return nil }
             self = .unrevokeSubject(subject: sub)
+        case "audit":
+            guard let actionName = string("action"), let action = AuditAction(rawValue: actionName),
+                  let actor = string("actor"), let target = string("target"), let time = number("time"),
+                  case .number(let sequenceText)? = object["seq"], let sequence = UInt64(sequenceText)
+            else { return nil }
+            self = .audit(AuditEntry(time: time, actor: actor, action: action, target: target,
+                                     reason: string("reason"), peer: string("peer")),
+                          sequence: sequence)
         default:
             return nil
         }

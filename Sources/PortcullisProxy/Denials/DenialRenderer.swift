@@ -53,7 +53,7 @@ struct DenialRenderer: Sendable {
     }
 
     static func render(status: Int, message: String, errorType: String, wwwAuthenticate: String?) -> Rendered {
-        let json = #"{"message": "\#(JSONStringEncoding.escaped(message))", "error_type": "\#(JSONStringEncoding.escaped(errorType))"}"#
+        let json = ErrorBody(message: message, errorType: errorType).json
         var head = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
         head += "Content-Type: application/json\r\n"
         head += "Content-Length: \(json.utf8.count)\r\n"

@@ -163,9 +163,12 @@ final class ForwardAuthHandler: ChannelDuplexHandler {
     private func revokeForLogout(_ revocations: [LogoutPlan.Revocation], claims: TokenClaims, serial: Int) {
         guard let context else { return }
         let store = snapshot.store
+        let logout = snapshot.logout
+        // The connection's peer: on this listener, the ingress that asks.
+        let peer = context.channel.remoteAddress?.ipAddress
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.completeWithTask {
-            try await LogoutPlan.store(revocations, in: store)
+            try await logout.store(revocations, in: store, peer: peer)
         }
         promise.futureResult.assumeIsolated().whenComplete { result in
             switch result {

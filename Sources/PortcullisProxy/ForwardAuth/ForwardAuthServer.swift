@@ -17,7 +17,7 @@ final class ForwardAuthSnapshot: Sendable {
     init(_ input: GateSnapshotInput, denyStatus: ForwardAuthDenyStatus) {
         gate = input.gate
         store = input.store
-        logout = LogoutPlan(path: input.logoutPath)
+        logout = LogoutPlan(path: input.logoutPath, audit: input.audit)
         answers = ForwardAuthAnswers(format: input.errorFormat, denyStatus: denyStatus, claimHeaders: input.gate.claimHeaders)
     }
 }

@@ -318,9 +318,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler, UpstreamResponseRecei
         machine.requestPending()
         let expected = machine.serial
         let store = snapshot.store
+        let logout = snapshot.logout
+        let peer = clientAddress
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.completeWithTask {
-            try await LogoutPlan.store(revocations, in: store)
+            try await logout.store(revocations, in: store, peer: peer)
         }
         promise.futureResult.assumeIsolated().whenComplete { result in
             guard expected == self.machine.serial else { return }

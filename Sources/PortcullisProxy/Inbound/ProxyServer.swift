@@ -252,11 +252,15 @@ public struct GateSnapshotInput: Sendable {
     public var pathPrefix: String
     public var upstreamTimeout: TimeAmount
     public var logoutPath: String
+    /// Where the logout path's revocations are recorded.
+    public var audit: AuditRecorder?
     /// The listener speaks HTTPS: `X-Forwarded-Proto: https`.
     public var listenerTLS: Bool
 
     public init(gate: Gate, store: RevocationStore, errorFormat: ErrorFormat, pathPrefix: String,
-                upstreamTimeout: TimeAmount, logoutPath: String = "", listenerTLS: Bool = false) {
+                upstreamTimeout: TimeAmount, logoutPath: String = "", audit: AuditRecorder? = nil,
+                listenerTLS: Bool = false) {
+        self.audit = audit
         self.listenerTLS = listenerTLS
         self.logoutPath = logoutPath
         self.gate = gate
@@ -270,6 +274,6 @@ public struct GateSnapshotInput: Sendable {
         GateSnapshot(gate: gate, store: store, renderer: DenialRenderer(format: errorFormat),
                      upstreamHead: UpstreamRequestHead(claimHeaders: gate.claimHeaders, pathPrefix: pathPrefix,
                                                      tls: listenerTLS),
-                     upstreamTimeout: upstreamTimeout, logout: LogoutPlan(path: logoutPath))
+                     upstreamTimeout: upstreamTimeout, logout: LogoutPlan(path: logoutPath, audit: audit))
     }
 }

@@ -3,7 +3,8 @@ import NIOCore
 import PortcullisCore
 
 /// The data plane's metrics, created once per gateway with labels from closed sets only
-/// (outcome, denial reason, status class) — never a path, subject or jti.
+/// (outcome, denial reason code and AuthX error type, status class) — never a path, subject
+/// or jti.
 public struct ProxyMetrics: Sendable {
     let forwarded: Counter
     let forwardedPublic: Counter
@@ -31,9 +32,9 @@ public struct ProxyMetrics: Sendable {
     let tunnelsClosed: [TunnelEnd: Counter]
 
     public init(factory: MetricsFactory) {
-        func requests(_ outcome: String, reason: String? = nil) -> Counter {
+        func requests(_ outcome: String, denial: Denial? = nil) -> Counter {
             var dimensions = [("outcome", outcome)]
-            if let reason { dimensions.append(("reason", reason)) }
+            if let denial { dimensions += [("reason", denial.reasonCode), ("error_type", denial.errorType)] }
             return Counter(label: "portcullis_requests_total", dimensions: dimensions, factory: factory)
         }
         forwarded = requests("forwarded")
@@ -44,9 +45,11 @@ public struct ProxyMetrics: Sendable {
         for denial in Denial.allCases {
             if denial == .upstreamUnavailable || denial == .upstreamTimeout {
                 upstreamFailures[denial] = Counter(label: "portcullis_upstream_failures_total",
-                                                   dimensions: [("reason", denial.errorType)], factory: factory)
+                                                   dimensions: [("reason", denial.reasonCode),
+                                                                ("error_type", denial.errorType)],
+                                                   factory: factory)
             } else {
-                denied[denial] = requests("denied", reason: denial.errorType)
+                denied[denial] = requests("denied", denial: denial)
             }
         }
         self.denied = denied

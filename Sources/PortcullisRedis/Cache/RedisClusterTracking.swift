@@ -33,7 +33,8 @@ final class RedisClusterTracking: Sendable {
 
     /// On the loop that will own it.
     func makeLoop() -> RedisClusterLoopTracking {
-        RedisClusterLoopTracking(cache: RedisLoopCache(capacity: max(1, settings.entries / loopCount)) { using in
+        RedisClusterLoopTracking(cache: RedisLoopCache(capacity: max(1, settings.entries / loopCount),
+                                                                layout: settings.layout) { using in
             let all = self.state.withLockedValue { state -> Bool in
                 state.loopsInUse += using ? 1 : -1
                 return state.loopsInUse == self.loopCount

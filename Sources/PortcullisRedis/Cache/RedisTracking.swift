@@ -29,6 +29,8 @@ final class RedisTracking: Sendable {
     struct Settings: Sendable {
         /// The key templates' constant prefixes, as given to `BCAST PREFIX` (see `prefixes(of:)`).
         var prefixes: [String]
+        /// Maps invalidated key names back to what the cache holds.
+        var layout: RedisKeyLayout
         var entries: Int
         var metrics: RedisCacheMetrics
         var pingInterval: TimeAmount = .milliseconds(200)
@@ -73,7 +75,9 @@ final class RedisTracking: Sendable {
 
     /// On the loop that will own it.
     func makeCache() -> RedisLoopCache {
-        RedisLoopCache(capacity: max(1, settings.entries / loopCount)) { using in self.loopInUse(using) }
+        RedisLoopCache(capacity: max(1, settings.entries / loopCount), layout: settings.layout) { using in
+            self.loopInUse(using)
+        }
     }
 
     private func loopInUse(_ using: Bool) {

@@ -15,7 +15,8 @@ import ServiceLifecycle
 ///   whatever the number of nodes.
 /// - `MOVED` updates the slot at once (and the whole map is read again soon after), `ASK`
 ///   sends `ASKING` and the command to the importing node, `TRYAGAIN` waits 20 ms; each command
-///   follows at most three redirections.
+///   follows at most three redirections. A transaction refused with `TRYAGAIN` (a slot being
+///   imported) is sent again as its single-key commands.
 /// - Admin commands (one slot per call: a revocation's keys share a slot) go to that slot's
 ///   master on the admin loop, with the same redirections for the whole call.
 /// - The map is read again every 5 s, after a `MOVED`, and after a failure to reach a node
@@ -286,20 +287,22 @@ final class RedisCluster: RedisTopology, Service {
             throw RedisUnavailable(description: "no Redis Cluster master known")
         }
         var asking = false
-        for attempt in 0..<5 {
-            let sent = asking ? [["ASKING"]] + commands : commands
-            var replies: [RedisReply]
+        var unwrapped = false
+        for attempt in 0..<6 {
+            let plan = Self.plan(commands, asking: asking, unwrapped: unwrapped)
+            var flat: [RedisReply]
             do {
-                replies = try await send(sent, to: address, timeout: timeout)
-            } catch let error as RedisUnavailable where attempt < 4 {
+                flat = try await send(plan.sent, to: address, timeout: timeout)
+            } catch let error as RedisUnavailable where attempt < 5 {
                 // A node just named by MOVED or a new map may still be connecting.
                 logger.debug("Redis Cluster node not ready; trying again", metadata: ["redis.node": "\(address)", "error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(50))
                 address = key.flatMap(master(of:)) ?? address
                 continue
             }
-            if asking { replies.removeFirst() }
-            guard let redirect = replies.lazy.compactMap(RedisRedirect.init).first else { return replies }
+            flat = zip(flat, plan.isAsking).filter { !$0.1 }.map(\.0)
+            let replies = unwrapped ? Self.rewrapped(flat, for: commands) : flat
+            guard let redirect = flat.lazy.compactMap(RedisRedirect.init).first else { return replies }
             count(redirect)
             switch redirect {
             case .moved(let slot, let to):
@@ -310,10 +313,78 @@ final class RedisCluster: RedisTopology, Service {
                 address = to
                 asking = true
             case .tryAgain:
+                // A transaction into a slot being imported: Redis refuses a multi-key request
+                // there while any of its keys is missing, which a new revocation's keys always
+                // are, until the migration ends (it may take minutes). After one wait, its
+                // commands go one by one, each single-key and so allowed.
                 try await Task.sleep(for: .milliseconds(50))
+                if commands.first == ["MULTI"] { unwrapped = true }
             }
         }
         throw RedisUnavailable(description: "too many Redis Cluster redirections")
+    }
+
+    /// What is sent for `commands` to a node: when `asking` (an `ASK` named it), `ASKING`
+    /// before each command that has a key (it holds for one command only), or once before a
+    /// `MULTI` (inside a transaction it holds until `EXEC`, and would be queued). When
+    /// `unwrapped`, a `MULTI`…`EXEC` block goes as its commands alone: not atomic, so a
+    /// revocation's jti key and reason key may be written apart, which matters only when one
+    /// of the writes fails (then the call fails, and retrying it is safe). `isAsking` marks the
+    /// replies that answer an `ASKING`.
+    static func plan(_ commands: [[String]], asking: Bool, unwrapped: Bool) -> (sent: [[String]], isAsking: [Bool]) {
+        var sent: [[String]] = []
+        var isAsking: [Bool] = []
+        func add(_ command: [String], asked: Bool) {
+            if asked {
+                sent.append(["ASKING"])
+                isAsking.append(true)
+            }
+            sent.append(command)
+            isAsking.append(false)
+        }
+        var inside = false
+        for command in commands {
+            let keyed = command.count > 1 && !["WAIT", "PING", "SCAN"].contains(command[0])
+            switch command.first {
+            case "MULTI":
+                inside = true
+                if !unwrapped { add(command, asked: asking) }
+            case "EXEC":
+                inside = false
+                if !unwrapped { add(command, asked: false) }
+            default:
+                add(command, asked: asking && keyed && (unwrapped || !inside))
+            }
+        }
+        return (sent, isAsking)
+    }
+
+    /// The replies to an unwrapped block in the shape of the block's own: `OK` for `MULTI`,
+    /// `QUEUED` per command, and `EXEC`'s array of their replies.
+    static func rewrapped(_ replies: [RedisReply], for commands: [[String]]) -> [RedisReply] {
+        var shaped: [RedisReply] = []
+        var results: [RedisReply] = []
+        var inside = false
+        var next = replies.makeIterator()
+        for command in commands {
+            switch command.first {
+            case "MULTI":
+                inside = true
+                shaped.append(.status("OK"))
+            case "EXEC":
+                inside = false
+                shaped.append(.array(results))
+            default:
+                let reply = next.next() ?? .error("ERR no reply")
+                if inside {
+                    results.append(reply)
+                    shaped.append(.status("QUEUED"))
+                } else {
+                    shaped.append(reply)
+                }
+            }
+        }
+        return shaped
     }
 
     var scanNodeCount: Int { map.withLockedValue { $0.masters.count } }

@@ -142,6 +142,10 @@ final class WebDriver {
         try await command("POST", "execute/sync", ["script": script, "args": arguments])
     }
 
+    func resizeWindow(width: Int, height: Int) async throws {
+        _ = try await command("POST", "window/rect", ["width": width, "height": height])
+    }
+
     /// The viewport as PNG.
     func screenshot() async throws -> Data {
         guard let encoded = try await command("GET", "screenshot") as? String, let png = Data(base64Encoded: encoded) else {
