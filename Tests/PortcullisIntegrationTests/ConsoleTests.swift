@@ -242,6 +242,70 @@ final class ConsoleTests: XCTestCase {
         XCTAssertNil(lastAlert)
     }
 
+    /// The lists follow the API's cursors both ways; a subject is revoked and restored from the
+    /// page, and the gate refuses, then accepts, that subject's token.
+    func testListsPageThroughTheAPIsCursorsAndASubjectIsRevokedFromThePage() async throws {
+        let browser = try await startBrowser()
+        let (h, directory) = try await startGateway()
+        do {
+            try await pageThroughAndRevokeASubject(browser, h)
+        } catch {
+            await browser.quit()
+            await h.stop()
+            try? FileManager.default.removeItem(at: directory)
+            throw error
+        }
+        await browser.quit()
+        await h.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func pageThroughAndRevokeASubject(_ browser: WebDriver, _ h: GatewayHarness) async throws {
+        // 12 revocations: the page shows 10 a page, so 10 then 2, in the list and in the audit.
+        for n in 0..<12 {
+            let response = try h.adminClient().request("POST", "/v1/revocations", headers: [
+                ("Authorization", "Bearer \(Self.operatorToken)"), ("Content-Type", "application/json"),
+            ], body: #"{"jti": "paged-\#(n)", "reason": "batch \#(n)"}"#)
+            XCTAssertEqual(response.status, 201)
+        }
+        func rows(_ table: String) async throws -> Int {
+            try await browser.elements("#\(table)-table tbody tr").count
+        }
+        try await browser.navigate(to: "http://127.0.0.1:\(h.adminPort)/ui/")
+        try await useToken(Self.operatorToken, in: browser)
+        for table in ["revocations", "audit"] {
+            try await browser.wait(for: "\(table): a first page of 10") { try await rows(table) == 10 }
+            try await browser.click("#\(table)-next")
+            try await browser.waitForText("#\(table)-page") { $0 == "Page 2" }
+            try await browser.wait(for: "\(table): a second page of 2") { try await rows(table) == 2 }
+            let more = try await browser.execute("return document.getElementById('\(table)-next').disabled") as? Bool
+            XCTAssertEqual(more, true, "\(table): the API said there is no third page")
+            try await browser.click("#\(table)-prev")
+            try await browser.waitForText("#\(table)-page") { $0 == "Page 1" }
+            try await browser.wait(for: "\(table): back to the first page") { try await rows(table) == 10 }
+        }
+        let seen = try await browser.text("#revocations-table tbody") + (try await browser.text("#audit-table tbody"))
+        XCTAssertTrue(seen.contains("paged-"), seen)
+
+        // A subject, from the form: the gate refuses its earlier token, and accepts it after Undo.
+        let earlier = h.token(sub: "mallory", now: Date().timeIntervalSince1970 - 5)
+        XCTAssertEqual(try h.client().request("GET", "/x", headers: [("Authorization", "Bearer \(earlier)")]).status, 200)
+        try await browser.click("#revoke-kind-subject + span")
+        try await browser.waitForText("#revoke-value-label") { $0.hasPrefix("Subject") }
+        try await browser.type("mallory", into: "#revoke-value")
+        try await browser.type("Account offboarded", into: "#revoke-reason")
+        try await browser.click("#revoke-go")
+        try await browser.waitForText("#revoke-result") { $0.contains("Subject mallory revoked") }
+        XCTAssertEqual(try h.client().request("GET", "/x", headers: [("Authorization", "Bearer \(earlier)")]).status, 401)
+        try await browser.waitForText("#audit-table tbody tr:first-child") {
+            $0.contains("revoke_subject") && $0.contains("mallory") && $0.contains("Account offboarded")
+        }
+        try await browser.click("#revoke-result button")
+        try await browser.waitForText("#revoke-result") { $0.contains("Undone: subject mallory") }
+        XCTAssertEqual(try h.client().request("GET", "/x", headers: [("Authorization", "Bearer \(earlier)")]).status, 200)
+        try await browser.waitForText("#audit-table tbody tr:first-child") { $0.contains("unrevoke_subject") }
+    }
+
     // MARK: The README's screenshot
 
     /// Realistic content (traffic at the gate, revocations with reasons, a decoded token), then a
