@@ -108,6 +108,9 @@ public struct AdminAPI: Sendable {
         case .console(let path):
             guard let answer = console?.answer(path: path) else { throw AdminError.notFound }
             return answer
+        case .consoleRedirect:
+            guard console != nil else { throw AdminError.notFound }
+            return AdminResponse(status: 308, body: [], headers: [("Location", "/ui/")])
         case .revoke:
             return try await revoke(request)
         case .list:

@@ -9,6 +9,8 @@ enum AdminRoute: Equatable {
     case metrics
     /// `GET /ui/` and `GET /ui/*`: the operators' console; the path below `/ui/` ("" for the page).
     case console(String)
+    /// `GET /ui`: sent on to `/ui/`, where the console's relative links resolve.
+    case consoleRedirect
     case revoke
     case list
     case lookup(jti: String)
@@ -22,6 +24,10 @@ enum AdminRoute: Equatable {
     case notFound
 
     init(method: String, path: Substring) {
+        if path == "/ui" {
+            self = method == "GET" ? .consoleRedirect : .notFound
+            return
+        }
         if path.hasPrefix("/ui/") {
             self = method == "GET" ? .console(String(path.dropFirst(4))) : .notFound
             return
@@ -67,7 +73,7 @@ enum AdminRoute: Equatable {
 
     var requiresCredential: Bool {
         switch self {
-        case .health, .ready, .metrics, .console, .notFound: false
+        case .health, .ready, .metrics, .console, .consoleRedirect, .notFound: false
         case .revoke, .list, .lookup, .unrevoke, .revokeSubject, .unrevokeSubject, .audit, .v1Refused: true
         }
     }

@@ -229,6 +229,7 @@ public final class Gateway: Sendable {
                               liveAdminToken: { live.configuration.admin.token },
                               liveCredentials: { live.configuration.admin.credentials },
                               keysReady: { jwks?.isLoaded ?? true },
+                              console: OperatorsConsole(),
                               logger: logger),
                 tls: adminTLS)
         } catch {

@@ -10,7 +10,7 @@ final class AdminRoutingTests: XCTestCase {
             ("GET", "/healthz", .health), ("GET", "/readyz", .ready), ("GET", "/metrics", .metrics),
             ("POST", "/healthz", .notFound), ("GET", "/healthz/x", .notFound), ("GET", "/", .notFound),
             ("GET", "/ui/", .console("")), ("GET", "/ui/app.js", .console("app.js")), ("GET", "/ui/a/b", .console("a/b")),
-            ("POST", "/ui/", .notFound), ("GET", "/ui", .notFound),
+            ("POST", "/ui/", .notFound), ("GET", "/ui", .consoleRedirect), ("POST", "/ui", .notFound),
             ("POST", "/v1/revocations", .revoke), ("GET", "/v1/revocations", .list),
             ("GET", "/v1/revocations/a%20b%2Fc", .lookup(jti: "a b/c")), ("DELETE", "/v1/revocations/x", .unrevoke(jti: "x")),
             ("POST", "/v1/subjects/al%C3%AFce/revocations", .revokeSubject("alïce")),
