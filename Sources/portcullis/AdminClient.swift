@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A one-shot HTTP/1.1 request to the admin API, for `portcullis revoke`.
 struct AdminClient {
@@ -18,17 +19,41 @@ struct AdminClient {
     let port: Int
     let pathPrefix: String
     let token: String
+    /// For `https://` (an admin listener with `admin.tls_cert_file`): the certificate is
+    /// verified against `caFile`, else the system's roots, and its name against the host.
+    let tls: NIOSSLContext?
 
-    /// `http://host:port[/prefix]`; the admin API is plain HTTP.
-    init(url: String, token: String) throws {
-        guard let components = URLComponents(string: url), components.scheme == "http",
+    /// `http://host:port[/prefix]` or `https://host:port[/prefix]`.
+    init(url: String, token: String, caFile: String? = nil) throws {
+        guard let components = URLComponents(string: url), components.scheme == "http" || components.scheme == "https",
               let host = components.host, !host.isEmpty
-        else { throw ClientError(description: "--admin-url \(url): expected http://host:port") }
+        else { throw ClientError(description: "--admin-url \(url): expected http://host:port or https://host:port") }
         self.host = host
-        self.port = components.port ?? 80
+        self.port = components.port ?? (components.scheme == "https" ? 443 : 80)
         self.pathPrefix = components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path
         self.token = token
+        if components.scheme == "https" {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            if let caFile {
+                guard FileManager.default.isReadableFile(atPath: caFile) else {
+                    throw ClientError(description: "--admin-ca-file \(caFile): not a readable file")
+                }
+                configuration.trustRoots = .file(caFile)
+            }
+            do {
+                tls = try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw ClientError(description: "--admin-ca-file \(caFile ?? "(system roots)"): \(error)")
+            }
+        } else {
+            guard caFile == nil else {
+                throw ClientError(description: "--admin-ca-file is for an https:// admin URL, not \(url)")
+            }
+            tls = nil
+        }
     }
+
+    private var base: String { "\(tls == nil ? "http" : "https")://\(host):\(port)" }
 
     func send(method: HTTPMethod, path: String, json: [String: Any]? = nil) throws -> Response {
         let body = try json.map { try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
@@ -44,10 +69,17 @@ struct AdminClient {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let promise = group.next().makePromise(of: Response.self)
+        let (tls, serverName) = (self.tls, host)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // SNI and name checks take a name; an IP address is checked as such.
+                        let isAddress = serverName.contains(":") || serverName.allSatisfy { $0.isNumber || $0 == "." }
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : serverName))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
                 }
@@ -57,15 +89,15 @@ struct AdminClient {
             channel = try bootstrap.connect(host: host, port: port).wait()
         } catch {
             promise.fail(error)
-            throw ClientError(description: "cannot reach the admin API at http://\(host):\(port): \(error)")
+            throw ClientError(description: "cannot reach the admin API at \(base): \(error)")
         }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         // The admin API answers at once; this bounds a server that accepted and then hung.
-        let (host, port) = (self.host, self.port)
+        let base = self.base
         let timeout = channel.eventLoop.scheduleTask(in: .seconds(15)) {
-            channel.pipeline.fireErrorCaught(ClientError(description: "the admin API at http://\(host):\(port) did not answer within 15s"))
+            channel.pipeline.fireErrorCaught(ClientError(description: "the admin API at \(base) did not answer within 15s"))
         }
         defer {
             timeout.cancel()

@@ -4,12 +4,16 @@ import PortcullisCore
 
 /// `--admin-url` and `--admin-token`, shared by the commands that call the admin API
 /// (`revoke`, `audit`): flags, then `PORTCULLIS_ADMIN_TOKEN`, then the configuration when it
-/// loads (`admin.listen`, `admin.token`), then `http://127.0.0.1:8081`.
+/// loads (`admin.listen`, `admin.token`, and https when `admin.tls_cert_file` is set), then
+/// `http://127.0.0.1:8081`. `--admin-ca-file` verifies an https listener's certificate.
 struct AdminEndpointOptions: ParsableArguments {
     @OptionGroup var options: ConfigOption
 
-    @Option(help: "Admin API base URL, e.g. http://127.0.0.1:8081.")
+    @Option(help: "Admin API base URL, e.g. http://127.0.0.1:8081 (https:// when admin.tls_cert_file is set).")
     var adminURL: String?
+
+    @Option(help: "PEM CA bundle that signed an https:// admin listener's certificate (default: the system's roots).")
+    var adminCAFile: String?
 
     @Option(help: "Admin API bearer token (default: $PORTCULLIS_ADMIN_TOKEN, then the configuration).")
     var adminToken: String?
@@ -23,14 +27,15 @@ struct AdminEndpointOptions: ParsableArguments {
         }
         let url = adminURL ?? configured.map { c in
             let host = c.admin.listen.host == "0.0.0.0" ? "127.0.0.1" : c.admin.listen.host == "::" ? "[::1]" : c.admin.listen.host
-            return "http://\(host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host):\(c.admin.listen.port)"
+            let scheme = c.admin.tlsCertFile == nil ? "http" : "https"
+            return "\(scheme)://\(host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host):\(c.admin.listen.port)"
         } ?? "http://127.0.0.1:8081"
         guard let secret = adminToken ?? environment["PORTCULLIS_ADMIN_TOKEN"] ?? configured?.admin.token else {
             printError("\(command): no admin token: pass --admin-token, set PORTCULLIS_ADMIN_TOKEN, or configure admin.token")
             throw ExitCode(1)
         }
         do {
-            return try AdminClient(url: url, token: secret)
+            return try AdminClient(url: url, token: secret, caFile: adminCAFile)
         } catch {
             printError("\(command): \(error)")
             throw ExitCode(1)

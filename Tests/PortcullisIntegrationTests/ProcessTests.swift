@@ -335,10 +335,50 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(err.contains("cannot reach"), err)
         (code, _, err) = try PortcullisProcess.run(["audit", "--admin-url", "ftp://example", "--admin-token", "t"])
         XCTAssertEqual(code, 1)
-        XCTAssertTrue(err.contains("expected http://host:port"), err)
+        XCTAssertTrue(err.contains("expected http://host:port or https://host:port"), err)
         (code, _, err) = try PortcullisProcess.run(["revoke"] + admin + ["--list", "--jti", "x"])
         XCTAssertNotEqual(code, 0)
         XCTAssertTrue(err.contains("exactly one of"), err)
+    }
+
+    /// `admin.tls_cert_file`: the CLI speaks HTTPS to the admin listener, verifying it against
+    /// `--admin-ca-file`, and picks https itself when the URL comes from the configuration.
+    func testAdminCommandsOverAnHTTPSAdminListener() throws {
+        let certificates = try TestCertificates.make(in: directory)
+        let proxyPort = PortcullisProcess.freePort()
+        let adminPort = PortcullisProcess.freePort()
+        let config = try writeConfig(proxyPort: proxyPort, adminPort: adminPort)
+        let tls = ["PORTCULLIS_ADMIN_TLS_CERT_FILE": certificates.certificateFile,
+                   "PORTCULLIS_ADMIN_TLS_KEY_FILE": certificates.keyFile]
+        let process = try PortcullisProcess(arguments: ["serve", "--config", config], environment: tls)
+        defer { process.terminate() }
+        let url = "https://127.0.0.1:\(adminPort)"
+        let admin = ["--admin-url", url, "--admin-token", GatewayHarness.adminToken, "--admin-ca-file", certificates.caFile]
+        // Ready once the CLI gets an answer at all (exit 2: the API could not tell).
+        let deadline = Date().addingTimeInterval(20)
+        var (code, out, err) = (Int32(2), "", "")
+        while Date() < deadline {
+            (code, out, err) = try PortcullisProcess.run(["revoke"] + admin + ["--lookup", "over-tls"])
+            if code != 2 { break }
+            usleep(50_000)
+        }
+        XCTAssertEqual(code, 1, "not revoked yet: \(err) \(process.stderrText)")
+        (code, out, err) = try PortcullisProcess.run(["revoke"] + admin + ["--jti", "over-tls", "--reason", "tls"])
+        XCTAssertEqual(code, 0, err)
+        // From the configuration: https because admin.tls_cert_file is set.
+        (code, out, err) = try PortcullisProcess.run(["audit", "--config", config, "--admin-token", GatewayHarness.adminToken,
+                                                      "--admin-ca-file", certificates.caFile], environment: tls)
+        XCTAssertEqual(code, 0, err)
+        XCTAssertTrue(out.contains("over-tls"), out)
+        // An untrusted certificate is refused, and plain HTTP gets no answer from a TLS listener.
+        (code, _, err) = try PortcullisProcess.run(["revoke", "--admin-url", url, "--admin-token", GatewayHarness.adminToken,
+                                                    "--lookup", "over-tls"])
+        XCTAssertEqual(code, 2)
+        XCTAssertFalse(err.isEmpty)
+        (code, _, err) = try PortcullisProcess.run(["audit", "--admin-url", "http://127.0.0.1:\(adminPort)", "--admin-token", "t",
+                                                    "--admin-ca-file", certificates.caFile])
+        XCTAssertEqual(code, 1)
+        XCTAssertTrue(err.contains("--admin-ca-file is for an https:// admin URL"), err)
     }
 
     func testVersionAndHelp() throws {
