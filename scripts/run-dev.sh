@@ -9,6 +9,8 @@ DIR=.run
 PROXY_PORT=${PORTCULLIS_DEV_PROXY_PORT:-8080}
 ADMIN_PORT=${PORTCULLIS_DEV_ADMIN_PORT:-8081}
 UPSTREAM_PORT=${PORTCULLIS_DEV_UPSTREAM_PORT:-8000}
+# Portcullis refuses PORTCULLIS_* variables it does not know: these are this script's only.
+unset PORTCULLIS_DEV_PROXY_PORT PORTCULLIS_DEV_ADMIN_PORT PORTCULLIS_DEV_UPSTREAM_PORT
 mkdir -p "$DIR"
 
 # A dev secret and admin token, made once and kept in .run/ (git-ignored).
