@@ -203,8 +203,8 @@ public struct AdminAPI: Sendable {
 
     private func list(_ query: PageQuery) async throws -> AdminResponse {
         let page = try await store.list(limit: query.limit, cursor: query.cursor)
-        return .json(200, RevocationListing(items: page.items.map { .init(jti: $0.jti, ttlSeconds: $0.ttlSeconds) },
-                                            nextCursor: page.nextCursor))
+        return .json(200, RevocationListing.page(page.items.map { .init(jti: $0.jti, ttlSeconds: $0.ttlSeconds) },
+                                                 nextCursor: page.nextCursor))
     }
 
     private func revokeSubject(_ subject: String, _ request: Request) async throws -> AdminResponse {

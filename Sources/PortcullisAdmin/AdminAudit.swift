@@ -20,6 +20,6 @@ extension AdminAPI {
 
     func auditPage(_ query: PageQuery) async throws -> AdminResponse {
         let page = try await audit.trail.page(limit: query.limit, cursor: query.cursor)
-        return .json(200, AuditListing(items: page.items.map { .init(entry: $0) }, nextCursor: page.nextCursor))
+        return .json(200, AuditListing.page(page.items.map { .init(entry: $0) }, nextCursor: page.nextCursor))
     }
 }

@@ -147,17 +147,9 @@ struct RevocationStatus: Encodable {
     }
 }
 
-/// 200 to `GET /v1/revocations`.
-struct RevocationListing: Encodable {
-    struct Item: Encodable {
-        var jti: String
-        var ttlSeconds: Int
-
-        enum CodingKeys: String, CodingKey {
-            case jti, ttlSeconds = "ttl_seconds"
-        }
-    }
-
+/// A page of a listing (`GET /v1/revocations`, `GET /v1/audit`): `next_cursor` is always
+/// present, null on the last page.
+struct ListingPage<Item: Encodable>: Encodable {
     var items: [Item]
     var nextCursor: String?
 
@@ -172,6 +164,22 @@ struct RevocationListing: Encodable {
     }
 }
 
+/// 200 to `GET /v1/revocations`.
+enum RevocationListing {
+    struct Item: Encodable {
+        var jti: String
+        var ttlSeconds: Int
+
+        enum CodingKeys: String, CodingKey {
+            case jti, ttlSeconds = "ttl_seconds"
+        }
+    }
+
+    static func page(_ items: [Item], nextCursor: String?) -> ListingPage<Item> {
+        ListingPage(items: items, nextCursor: nextCursor)
+    }
+}
+
 /// 201 to `POST /v1/subjects/{sub}/revocations`.
 struct SubjectRevoked: Encodable {
     var sub: String
@@ -183,7 +191,7 @@ struct SubjectRevoked: Encodable {
 }
 
 /// 200 to `GET /v1/audit`: every member of an entry is present, `reason` and `peer` may be null.
-struct AuditListing: Encodable {
+enum AuditListing {
     struct Item: Encodable {
         var entry: AuditEntry
 
@@ -202,17 +210,8 @@ struct AuditListing: Encodable {
         }
     }
 
-    var items: [Item]
-    var nextCursor: String?
-
-    enum CodingKeys: String, CodingKey {
-        case items, nextCursor = "next_cursor"
-    }
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(nextCursor, forKey: .nextCursor)
+    static func page(_ items: [Item], nextCursor: String?) -> ListingPage<Item> {
+        ListingPage(items: items, nextCursor: nextCursor)
     }
 }
 

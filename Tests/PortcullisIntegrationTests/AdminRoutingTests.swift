@@ -70,7 +70,7 @@ final class AdminRoutingTests: XCTestCase {
                        #"{"expires_at":1.5,"jti":"a/b","ttl_seconds":0}"#)
         XCTAssertEqual(text(.json(404, RevocationStatus(jti: "x", revoked: false))), #"{"jti":"x","revoked":false}"#)
         let entry = AuditEntry(time: 1_767_225_600.25, actor: "ops", action: .unrevokeSubject, target: "bob", reason: nil, peer: nil)
-        XCTAssertEqual(text(.json(200, AuditListing(items: [.init(entry: entry)], nextCursor: nil))),
+        XCTAssertEqual(text(.json(200, AuditListing.page([.init(entry: entry)], nextCursor: nil))),
                        #"{"items":[{"action":"unrevoke_subject","actor":"ops","peer":null,"reason":null,"target":"bob","time":1767225600.25}],"next_cursor":null}"#)
     }
 

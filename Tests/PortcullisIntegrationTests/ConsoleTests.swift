@@ -106,20 +106,24 @@ final class ConsoleTests: XCTestCase {
         try await browser.waitForText("#token-state") { $0.hasPrefix("Token in use") }
     }
 
-    func testAnOperatorWalksThroughTheConsoleInARealBrowser() async throws {
+    /// A browser and a gateway for `body`, both stopped afterwards whatever happens.
+    private func withBrowserAndGateway(_ body: (WebDriver, GatewayHarness) async throws -> Void) async throws {
         let browser = try await startBrowser()
         let (h, directory) = try await startGateway()
+        defer { try? FileManager.default.removeItem(at: directory) }
         do {
-            try await walkThrough(browser, h)
+            try await body(browser, h)
         } catch {
             await browser.quit()
             await h.stop()
-            try? FileManager.default.removeItem(at: directory)
             throw error
         }
         await browser.quit()
         await h.stop()
-        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func testAnOperatorWalksThroughTheConsoleInARealBrowser() async throws {
+        try await withBrowserAndGateway(walkThrough)
     }
 
     private func walkThrough(_ browser: WebDriver, _ h: GatewayHarness) async throws {
@@ -245,19 +249,7 @@ final class ConsoleTests: XCTestCase {
     /// The lists follow the API's cursors both ways; a subject is revoked and restored from the
     /// page, and the gate refuses, then accepts, that subject's token.
     func testListsPageThroughTheAPIsCursorsAndASubjectIsRevokedFromThePage() async throws {
-        let browser = try await startBrowser()
-        let (h, directory) = try await startGateway()
-        do {
-            try await pageThroughAndRevokeASubject(browser, h)
-        } catch {
-            await browser.quit()
-            await h.stop()
-            try? FileManager.default.removeItem(at: directory)
-            throw error
-        }
-        await browser.quit()
-        await h.stop()
-        try? FileManager.default.removeItem(at: directory)
+        try await withBrowserAndGateway(pageThroughAndRevokeASubject)
     }
 
     private func pageThroughAndRevokeASubject(_ browser: WebDriver, _ h: GatewayHarness) async throws {
@@ -311,23 +303,13 @@ final class ConsoleTests: XCTestCase {
     /// Realistic content (traffic at the gate, revocations with reasons, a decoded token), then a
     /// screenshot: a PNG of the window's size, written to CONSOLE_SCREENSHOT_PATH when set.
     func testScreenshotOfAConsoleInUse() async throws {
-        let browser = try await startBrowser()
-        let (h, directory) = try await startGateway()
-        do {
+        try await withBrowserAndGateway { browser, h in
             let png = try await populateAndShoot(browser, h)
             XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "a PNG")
             if let path = ProcessInfo.processInfo.environment["CONSOLE_SCREENSHOT_PATH"], !path.isEmpty {
                 try png.write(to: URL(fileURLWithPath: path))
             }
-        } catch {
-            await browser.quit()
-            await h.stop()
-            try? FileManager.default.removeItem(at: directory)
-            throw error
         }
-        await browser.quit()
-        await h.stop()
-        try? FileManager.default.removeItem(at: directory)
     }
 
     private func populateAndShoot(_ browser: WebDriver, _ h: GatewayHarness) async throws -> Data {
