@@ -35,11 +35,11 @@ final class RedisClusterTracking: Sendable {
     func makeLoop() -> RedisClusterLoopTracking {
         RedisClusterLoopTracking(cache: RedisLoopCache(capacity: max(1, settings.entries / loopCount),
                                                                 layout: settings.layout) { using in
-            let all = self.state.withLockedValue { state -> Bool in
+            // Under the lock, so that the last value written is the current one.
+            self.state.withLockedValue { state in
                 state.loopsInUse += using ? 1 : -1
-                return state.loopsInUse == self.loopCount
+                self.settings.metrics.inUse.record(state.loopsInUse == self.loopCount ? 1 : 0)
             }
-            self.settings.metrics.inUse.record(all ? 1 : 0)
         })
     }
 

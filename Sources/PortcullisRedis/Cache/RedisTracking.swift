@@ -80,12 +80,13 @@ final class RedisTracking: Sendable {
         }
     }
 
+    /// The gauge is written under the lock: two loops changing at once must not let the
+    /// earlier one's value land last (a cache in use on every loop shown as bypassed).
     private func loopInUse(_ using: Bool) {
-        let all = state.withLockedValue { state -> Bool in
+        state.withLockedValue { state in
             state.loopsInUse += using ? 1 : -1
-            return state.loopsInUse == loopCount
+            settings.metrics.inUse.record(state.loopsInUse == loopCount ? 1 : 0)
         }
-        settings.metrics.inUse.record(all ? 1 : 0)
     }
 
     // MARK: Lookup connections
