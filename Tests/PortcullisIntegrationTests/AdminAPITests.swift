@@ -6,14 +6,7 @@ import XCTest
 final class AdminAPITests: XCTestCase {
     private func run(_ kind: StoreUnderTest.Kind, environment: [String: String] = [:],
                      _ scenario: (StoreUnderTest) async throws -> Void) async throws {
-        let store = try await StoreUnderTest(kind, environment: environment)
-        do {
-            try await scenario(store)
-        } catch {
-            await store.stop()
-            throw error
-        }
-        await store.stop()
+        try await StoreUnderTest.run(kind, environment: environment, scenario)
     }
 
     private var now: Int { Int(Date().timeIntervalSince1970) }

@@ -7,14 +7,7 @@ import XCTest
 final class AuditTests: XCTestCase {
     private func run(_ kind: StoreUnderTest.Kind, environment: [String: String] = [:],
                      _ scenario: (StoreUnderTest) async throws -> Void) async throws {
-        let store = try await StoreUnderTest(kind, environment: environment)
-        do {
-            try await scenario(store)
-        } catch {
-            await store.stop()
-            throw error
-        }
-        await store.stop()
+        try await StoreUnderTest.run(kind, environment: environment, scenario)
     }
 
     private static let reader = "reader-token-0123456789abcdef"

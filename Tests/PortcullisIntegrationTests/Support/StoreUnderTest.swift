@@ -30,6 +30,19 @@ final class StoreUnderTest {
         try await waitUntilReady()
     }
 
+    /// A gateway on `kind` for `scenario`, stopped afterwards whatever happens.
+    static func run(_ kind: Kind, environment: [String: String] = [:],
+                    _ scenario: (StoreUnderTest) async throws -> Void) async throws {
+        let store = try await StoreUnderTest(kind, environment: environment)
+        do {
+            try await scenario(store)
+        } catch {
+            await store.stop()
+            throw error
+        }
+        await store.stop()
+    }
+
     func stop() async {
         await harness.stop()
         redis?.stop()
